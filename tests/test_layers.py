@@ -1,0 +1,188 @@
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from vitdense.layers import (Attention, ConvMlp, DropPath, LayerNorm2d, Mlp, PatchEmbed, PatchMerging,
+                             RelativePositionBias, attention, drop_path_rates, gather_relative_bias,
+                             maybe_checkpoint, pad_to_multiple, relative_position_index,
+                             resize_relative_position_table, shifted_window_mask, window_partition,
+                             window_reverse)
+
+
+def reference_attention(q, k, v, bias=None, scale=None):
+    scale = scale or q.shape[-1] ** -0.5
+    a = (q * scale) @ k.transpose(-2, -1)
+    if bias is not None:
+        a = a + bias
+    return a.softmax(-1) @ v
+
+
+def test_attention_matches_explicit_softmax_with_bias():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 4, 10, 8).unbind(0)
+    bias = torch.randn(4, 10, 10)
+    torch.testing.assert_close(attention(q, k, v, bias), reference_attention(q, k, v, bias), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(attention(q, k, v, scale=0.3), reference_attention(q, k, v, scale=0.3),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_attention_module_grouped_bias_equals_materialised_bias():
+    torch.manual_seed(0)
+    m = Attention(16, 4).eval()
+    B, G, N = 6, 3, 5
+    x = torch.randn(B, N, 16)
+    bias = torch.randn(G, 4, N, N)
+    grouped = m(x, bias)
+    full = m(x, bias.repeat(B // G, 1, 1, 1))
+    torch.testing.assert_close(grouped, full, atol=1e-6, rtol=1e-6)
+    # and the bias really changes the result
+    assert not torch.allclose(grouped, m(x))
+    with pytest.raises(ValueError, match='do not divide'):
+        m(torch.randn(4, N, 16), bias)
+
+
+def test_attention_rejects_indivisible_heads():
+    with pytest.raises(ValueError, match='not divisible'):
+        Attention(10, 3)
+
+
+@pytest.mark.parametrize('hw,ws', [((14, 21), 7), ((8, 12), (4, 6))])
+def test_window_partition_roundtrip(hw, ws):
+    x = torch.randn(2, *hw, 5)
+    w = window_partition(x, ws)
+    wh, ww = (ws, ws) if isinstance(ws, int) else ws
+    assert w.shape == (2 * (hw[0] // wh) * (hw[1] // ww), wh * ww, 5)
+    # the first window holds the top-left block in row-major order
+    torch.testing.assert_close(w[0], x[0, :wh, :ww].reshape(-1, 5))
+    torch.testing.assert_close(window_reverse(w, ws, *hw), x)
+
+
+def test_window_partition_requires_multiple():
+    with pytest.raises(ValueError, match='pad_to_multiple'):
+        window_partition(torch.randn(1, 10, 14, 3), 7)
+
+
+def test_pad_to_multiple_pads_bottom_right_with_zeros():
+    x = torch.randn(1, 10, 15, 3)
+    y = pad_to_multiple(x, 7)
+    assert y.shape == (1, 14, 21, 3)
+    torch.testing.assert_close(y[:, :10, :15], x)
+    assert y[:, 10:].abs().sum() == 0 and y[:, :, 15:].abs().sum() == 0
+    assert pad_to_multiple(x, (5, 5)) is x
+
+
+def test_shift_mask_blocks_exactly_cross_region_pairs():
+    H = W = 8
+    ws, s = 4, 2
+    mask = shifted_window_mask(H, W, ws, s)
+    assert mask.shape == (4, 16, 16)
+    # Recompute by brute force: label each pixel of the rolled map by the region it came from.
+    label = torch.zeros(H, W, dtype=torch.long)
+    for i in range(H):
+        for j in range(W):
+            ri = 0 if i < H - ws else (1 if i < H - s else 2)
+            rj = 0 if j < W - ws else (1 if j < W - s else 2)
+            label[i, j] = ri * 3 + rj
+    win = window_partition(label.view(1, H, W, 1).float(), ws).squeeze(-1)
+    expected = (win[:, :, None] != win[:, None, :]).float() * -100
+    torch.testing.assert_close(mask, expected)
+    assert mask[0].abs().sum() == 0  # the top-left window never mixes regions
+    with pytest.raises(ValueError):
+        shifted_window_mask(H, W, ws, 0)
+
+
+def test_relative_position_index_and_bias():
+    idx = relative_position_index(3)
+    assert idx.shape == (9, 9)
+    assert idx.min() == 0 and idx.max() == 24
+    # equal offsets share a row of the table; the diagonal is offset (0, 0)
+    assert idx[0, 4] == idx[4, 8]
+    assert len(set(idx.diagonal().tolist())) == 1
+    rpb = RelativePositionBias(3, num_heads=2)
+    b = rpb()
+    assert b.shape == (2, 9, 9)
+    torch.testing.assert_close(b[:, 0, 4], rpb.relative_position_bias_table[idx[0, 4]])
+    assert 'relative_position_index' not in rpb.state_dict()
+    torch.testing.assert_close(gather_relative_bias(rpb.relative_position_bias_table, idx), b)
+
+
+def test_resize_relative_position_table():
+    t = torch.randn(13 * 13, 3)
+    r = resize_relative_position_table(t, 23 * 23)
+    assert r.shape == (23 * 23, 3)
+    assert resize_relative_position_table(t, 169) is t
+    # a constant table stays constant
+    c = resize_relative_position_table(torch.full((169, 2), 0.7), 529)
+    torch.testing.assert_close(c, torch.full((529, 2), 0.7), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match='square'):
+        resize_relative_position_table(torch.randn(12, 2), 25)
+
+
+def test_drop_path():
+    x = torch.ones(1000, 4)
+    dp = DropPath(0.3)
+    assert torch.equal(dp.eval()(x), x)
+    y = dp.train()(x)
+    kept = (y[:, 0] != 0).float().mean().item()
+    assert 0.6 < kept < 0.8
+    torch.testing.assert_close(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))
+    assert (y == 0).all(1).eq((y == 0).any(1)).all()  # whole samples are dropped
+    with pytest.raises(ValueError):
+        DropPath(1.0)
+    rates = drop_path_rates(0.2, (2, 2, 6, 2))
+    assert [len(r) for r in rates] == [2, 2, 6, 2]
+    assert rates[0][0] == 0 and math.isclose(rates[-1][-1], 0.2, rel_tol=1e-6)
+
+
+def test_layernorm2d_equals_channels_last_layernorm():
+    x = torch.randn(2, 6, 5, 7)
+    ln = LayerNorm2d(6)
+    nn.init.normal_(ln.weight)
+    nn.init.normal_(ln.bias)
+    ref = nn.LayerNorm(6)
+    ref.load_state_dict(ln.state_dict())
+    torch.testing.assert_close(ln(x), ref(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+
+
+def test_mlps():
+    x = torch.randn(2, 12, 8)
+    assert Mlp(8, 32, 4)(x).shape == (2, 12, 4)
+    cm = ConvMlp(8, 16)
+    assert cm(x, (3, 4)).shape == (2, 12, 8)
+
+
+def test_patch_embed_pads_to_stride():
+    pe = PatchEmbed(3, 8, 4, norm_layer=nn.LayerNorm)
+    tokens, hw = pe(torch.randn(2, 3, 30, 33))
+    assert hw == (8, 9) and tokens.shape == (2, 72, 8)
+    # padding is zeros at bottom/right: the explicit padded input gives the same result
+    x = torch.randn(1, 3, 30, 33)
+    padded = torch.nn.functional.pad(x, (0, 3, 0, 2))
+    torch.testing.assert_close(pe(x)[0], pe(padded)[0])
+
+
+def test_patch_merging_order_and_odd_sizes():
+    pm = PatchMerging(2, 3, norm_layer=nn.Identity)
+    with torch.no_grad():
+        pm.reduction.weight.copy_(torch.eye(8)[:3])  # pass through the first 3 of 4C channels
+    x = torch.arange(2 * 2 * 2, dtype=torch.float).view(1, 2, 2, 2)  # (B,H,W,C)
+    y = pm(x)
+    # channels 0..1 come from (0,0), channel 2 is channel 0 of (1,0)
+    assert y.shape == (1, 1, 1, 3)
+    assert y.flatten().tolist() == [x[0, 0, 0, 0].item(), x[0, 0, 0, 1].item(), x[0, 1, 0, 0].item()]
+    assert PatchMerging(4)(torch.randn(2, 5, 7, 4)).shape == (2, 3, 4, 8)
+
+
+def test_maybe_checkpoint_same_values_and_grads():
+    lin = nn.Linear(4, 4)
+    x = torch.randn(3, 4, requires_grad=True)
+    y1 = maybe_checkpoint(lin, x, enabled=True)
+    y1.sum().backward()
+    g1 = x.grad.clone()
+    x.grad = None
+    y2 = maybe_checkpoint(lin, x, enabled=False)
+    y2.sum().backward()
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(g1, x.grad)

@@ -1,0 +1,10 @@
+"""vitdense: hierarchical vision transformers and hybrid CNNs for OpenMMLab 2.x.
+
+``custom_imports=dict(imports=['vitdense'])`` in a config registers every class below in the
+``vitdense`` scope and installs the ``weights_only`` allowlist for mmengine checkpoints.
+"""
+from .version import __version__  # noqa: F401
+from . import registry  # noqa: F401
+from . import layers  # noqa: F401
+from . import models  # noqa: F401
+from . import datasets, engine, evaluation, visualization  # noqa: F401

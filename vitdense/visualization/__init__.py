@@ -1,0 +1,1 @@
+"""Registered in the vitdense scope (see vitdense/registry.py)."""
