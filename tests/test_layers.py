@@ -91,6 +91,11 @@ def test_shift_mask_blocks_exactly_cross_region_pairs():
     assert mask[0].abs().sum() == 0  # the top-left window never mixes regions
     with pytest.raises(ValueError):
         shifted_window_mask(H, W, ws, 0)
+    # shifting along one axis only: the column regions alone decide
+    one_axis = shifted_window_mask(H, W, ws, (0, s))
+    col = torch.tensor([0 if j < W - ws else (1 if j < W - s else 2) for j in range(W)]).repeat(H, 1)
+    win = window_partition(col.view(1, H, W, 1).float(), ws).squeeze(-1)
+    torch.testing.assert_close(one_axis, (win[:, :, None] != win[:, None, :]).float() * -100)
 
 
 def test_relative_position_index_and_bias():

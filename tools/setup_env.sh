@@ -23,7 +23,7 @@ say() { printf '\n[setup_env] %s\n' "$*"; }
 die() { printf '\n[setup_env] ERROR: %s\n' "$*" >&2; exit 1; }
 
 inputs_hash() {
-  cat "$ROOT"/requirements/*.txt "$ROOT/tools/setup_env.sh" "$ROOT/setup.cfg" "$ROOT/setup.py" 2>/dev/null \
+  cat "$ROOT"/requirements/*.txt "$ROOT/tools/setup_env.sh" "$ROOT/setup.py" 2>/dev/null \
     | sha256sum | cut -d' ' -f1
 }
 

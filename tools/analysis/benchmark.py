@@ -22,17 +22,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 
-# name -> {'ours': builder spec, peer name -> builder spec}. A spec is (kind, arg): 'vitdense' and
-# 'mmdet'/'mmseg'/'mmpretrain' build a registry config; 'timm' creates a timm model whose
-# forward_intermediates gives the stage features.
-PRESETS = {
-    'swin-t': {
-        'ours': ('vitdense', dict(type='SwinTransformer', arch='tiny', drop_path_rate=0.0)),
-        'mmdet': ('mmdet', dict(type='SwinTransformer', embed_dims=96, depths=(2, 2, 6, 2),
-                                num_heads=(3, 6, 12, 24), window_size=7, drop_path_rate=0.0)),
-        'timm': ('timm', dict(model_name='swin_tiny_patch4_window7_224')),
-    },
-}
+# name -> {'ours': builder spec, peer name -> builder spec}, gathered from tools/analysis/presets/*.py.
+# A spec is (kind, arg): 'vitdense' and 'mmdet'/'mmseg'/'mmpretrain' build a registry config; 'timm'
+# creates a timm model whose forward_intermediates gives the stage features.
+def load_presets():
+    import importlib
+    import pkgutil
+    from tools.analysis import presets as pkg
+    out = {}
+    for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        for name, preset in importlib.import_module(f'tools.analysis.presets.{m.name}').PRESETS.items():
+            if name in out:
+                raise ValueError(f'benchmark preset {name!r} is defined twice')
+            out[name] = preset
+    return out
+
+
+PRESETS = load_presets()
 
 
 def _build(kind, spec, size):

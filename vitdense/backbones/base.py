@@ -73,6 +73,11 @@ class BaseBackbone(BaseModule):
 
     converter: Optional[Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]] = None
 
+    @property
+    def out_channels(self) -> list:
+        """Channels of each returned map; families set ``num_features`` and ``out_indices``."""
+        return [self.num_features[i] for i in self.out_indices]
+
     def init_weights(self):
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':

@@ -45,10 +45,12 @@ class SwinBlock(nn.Module):
     """norm1 -> (shifted) window attention -> residual; norm2 -> MLP -> residual."""
 
     def __init__(self, dim, num_heads, window_size=7, shift=False, mlp_ratio=4.0, qkv_bias=True,
-                 qk_scale=None, drop=0.0, attn_drop=0.0, drop_path=0.0, norm_layer=nn.LayerNorm):
+                 qk_scale=None, drop=0.0, attn_drop=0.0, drop_path=0.0, norm_layer=nn.LayerNorm,
+                 shift_small_maps=True):
         super().__init__()
         self.window_size = window_size
         self.shift_size = window_size // 2 if shift else 0
+        self.shift_small_maps = shift_small_maps
         self.norm1 = norm_layer(dim)
         self.attn = WindowAttention(dim, num_heads, window_size, qkv_bias, qk_scale, attn_drop, drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
@@ -58,16 +60,19 @@ class SwinBlock(nn.Module):
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
         H, W = hw
         B, L, C = x.shape
-        ws, s = self.window_size, self.shift_size
+        ws = self.window_size
+        sh = sw = self.shift_size
+        if not self.shift_small_maps:  # classification rule: no shift along an axis within one window
+            sh, sw = (0 if H <= ws else sh), (0 if W <= ws else sw)
         y = pad_to_multiple(self.norm1(x).view(B, H, W, C), ws)
         Hp, Wp = y.shape[1:3]
         mask = None
-        if s:
-            y = torch.roll(y, shifts=(-s, -s), dims=(1, 2))
-            mask = shifted_window_mask(Hp, Wp, ws, s, device=y.device, dtype=y.dtype)
+        if sh or sw:
+            y = torch.roll(y, shifts=(-sh, -sw), dims=(1, 2))
+            mask = shifted_window_mask(Hp, Wp, ws, (sh, sw), device=y.device, dtype=y.dtype)
         y = window_reverse(self.attn(window_partition(y, ws), mask), ws, Hp, Wp)
-        if s:
-            y = torch.roll(y, shifts=(s, s), dims=(1, 2))
+        if sh or sw:
+            y = torch.roll(y, shifts=(sh, sw), dims=(1, 2))
         y = y[:, :H, :W].reshape(B, L, C)
         x = x + self.drop_path(y)
         return x + self.drop_path(self.mlp(self.norm2(x)))
@@ -77,13 +82,14 @@ class SwinStage(nn.Module):
     """``depth`` blocks alternating plain and shifted windows, then an optional patch merging."""
 
     def __init__(self, dim, depth, num_heads, window_size, mlp_ratio, qkv_bias, qk_scale, drop,
-                 attn_drop, drop_path: Sequence[float], norm_layer, downsample: bool, with_cp: bool):
+                 attn_drop, drop_path: Sequence[float], norm_layer, downsample: bool, with_cp: bool,
+                 shift_small_maps: bool = True):
         super().__init__()
         self.with_cp = with_cp
         self.blocks = nn.ModuleList([
             SwinBlock(dim, num_heads, window_size, shift=bool(i % 2), mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
                       qk_scale=qk_scale, drop=drop, attn_drop=attn_drop, drop_path=drop_path[i],
-                      norm_layer=norm_layer) for i in range(depth)
+                      norm_layer=norm_layer, shift_small_maps=shift_small_maps) for i in range(depth)
         ])
         self.downsample = PatchMerging(dim, 2 * dim, norm_layer) if downsample else None
 
@@ -116,6 +122,9 @@ class SwinTransformer(BaseBackbone):
         out_indices: stages whose features are returned (strides 4, 8, 16, 32).
         out_norm: a LayerNorm on each returned stage (the official dense code has them; set False to
             return the raw stage outputs as timm's ``forward_intermediates`` does).
+        shift_small_maps: shift windows also along an axis whose map fits in one window, as the
+            official detection code and mmdet do (default). False follows the official
+            classification code and timm, which skip that shift (e.g. the 7x7 last stage at 224 px).
         frozen_stages: -1 trains all; 0 freezes the patch embedding; k > 0 also the first k stages
             (with their merging layer and output norm).
         with_cp: activation checkpointing in every block.
@@ -135,7 +144,7 @@ class SwinTransformer(BaseBackbone):
     def __init__(self, arch='tiny', pretrain_img_size=224, in_channels=3, patch_size=4, window_size=7,
                  mlp_ratio=4.0, qkv_bias=True, qk_scale=None, drop_rate=0.0, attn_drop_rate=0.0,
                  drop_path_rate=0.1, use_abs_pos_embed=False, patch_norm=True, out_indices=(0, 1, 2, 3),
-                 out_norm=True, frozen_stages=-1, with_cp=False, init_cfg=None):
+                 out_norm=True, shift_small_maps=True, frozen_stages=-1, with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         cfg = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'SwinTransformer')
         self.embed_dims, depths, num_heads = cfg['embed_dims'], tuple(cfg['depths']), tuple(cfg['num_heads'])
@@ -158,7 +167,7 @@ class SwinTransformer(BaseBackbone):
         self.layers = nn.ModuleList([
             SwinStage(self.num_features[i], depths[i], num_heads[i], window_size, mlp_ratio, qkv_bias, qk_scale,
                       drop_rate, attn_drop_rate, dpr[i], nn.LayerNorm, downsample=i < self.num_stages - 1,
-                      with_cp=with_cp) for i in range(self.num_stages)
+                      with_cp=with_cp, shift_small_maps=shift_small_maps) for i in range(self.num_stages)
         ])
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]) if out_norm else nn.Identity())

@@ -50,8 +50,10 @@ def _shift_mask(H: int, W: int, wh: int, ww: int, sh: int, sw: int, device: torc
                 dtype: torch.dtype, fill: float) -> torch.Tensor:
     region = torch.zeros(1, H, W, 1, device=device)
     cnt = 0
-    for hs in (slice(0, -wh), slice(-wh, -sh), slice(-sh, None)):
-        for ws in (slice(0, -ww), slice(-ww, -sw), slice(-sw, None)):
+    rows = (slice(0, -wh), slice(-wh, -sh), slice(-sh, None)) if sh else (slice(None),)
+    cols = (slice(0, -ww), slice(-ww, -sw), slice(-sw, None)) if sw else (slice(None),)
+    for hs in rows:
+        for ws in cols:
             region[:, hs, ws, :] = cnt
             cnt += 1
     win = window_partition(region, (wh, ww)).squeeze(-1)  # (nW, N)
@@ -63,9 +65,10 @@ def shifted_window_mask(H: int, W: int, window_size: Size2, shift_size: Size2, d
                         dtype=torch.float32, fill: float = -100.0) -> torch.Tensor:
     """Additive mask ``(num_windows, N, N)`` for a map of ``H x W`` (already padded) that was rolled
     by ``-shift_size``: tokens that came from different image regions get ``fill`` (Swin's -100).
+    One of the two shifts may be 0 (no roll along that axis).
     """
     wh, ww = to_2tuple(window_size)
     sh, sw = to_2tuple(shift_size)
-    if not (0 < sh < wh and 0 < sw < ww):
-        raise ValueError(f'shift {sh}x{sw} must lie strictly inside the window {wh}x{ww}')
+    if not (0 <= sh < wh and 0 <= sw < ww and sh + sw > 0):
+        raise ValueError(f'shift {sh}x{sw} must lie inside the window {wh}x{ww} and not be 0x0')
     return _shift_mask(H, W, wh, ww, sh, sw, torch.device(device or 'cpu'), dtype, float(fill))
