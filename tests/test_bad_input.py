@@ -53,3 +53,17 @@ def test_image_smaller_than_total_stride_runs_through_detector():
         feats = model.extract_feat(torch.randn(1, 3, 17, 13))  # total stride 32 (FPN: 64)
     assert [f.shape[1] for f in feats] == [256] * 5
     assert all(torch.isfinite(f).all() for f in feats)
+
+
+def test_train_tool_fails_at_build_on_neck_mismatch(tmp_path):
+    """The same check runs in tools/train.py before the Runner builds anything."""
+    import subprocess
+    import sys
+    from vitdense.datasets.toy import make_toy_coco
+    make_toy_coco(os.path.join(ROOT, 'data/toy_coco'))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools/train.py'), os.path.join(ROOT, 'configs/swin/mask_rcnn_swin_t_toy.py'),
+         '--work-dir', str(tmp_path), '--cfg-options', 'model.neck.in_channels=[96,192,384,512]'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert 'in_channels=[96, 192, 384, 512]' in proc.stderr and '[96, 192, 384, 768]' in proc.stderr, proc.stderr[-2000:]

@@ -19,3 +19,56 @@ def randomize_(module: torch.nn.Module, seed: int = 0, std: float = 0.05) -> tor
             else:
                 t.copy_(std * torch.randn(t.shape, generator=g))
     return module
+
+
+def toy_training_run(config_path: str, work_dir: str, iters: int, warmup: int = 3, train_images=None,
+                     val_images=None, lr=None, evaluate: bool = True):
+    """Train a toy config (``configs/*/..._toy.py``) for ``iters`` iterations on the generated
+    dataset (made if missing) and evaluate it; returns ``(losses, metrics)``.
+
+    ``train_images`` / ``val_images`` restrict the datasets to their first N images (short CI runs
+    learn visibly on a few fixed images). Works for the mmdet (COCO) and mmseg (ADE20K) toys.
+    """
+    import os
+
+    import numpy as np
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from vitdense.datasets.toy import make_toy_ade20k, make_toy_coco
+
+    cfg = Config.fromfile(config_path)
+    root = cfg.train_dataloader.dataset.data_root
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = root if os.path.isabs(root) else os.path.join(repo, root)
+    if cfg.get('default_scope') == 'mmdet':
+        data = make_toy_coco(root)
+        cfg.val_evaluator.ann_file = data['val_ann_file']
+        if cfg.get('test_evaluator'):
+            cfg.test_evaluator.ann_file = data['val_ann_file']
+    else:
+        data = make_toy_ade20k(root)
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(split):
+            cfg[split].dataset.data_root = data['root'] + '/'
+    if train_images:
+        cfg.train_dataloader.dataset.indices = train_images
+    if val_images:
+        cfg.val_dataloader.dataset.indices = val_images
+    if lr is not None:
+        cfg.optim_wrapper.optimizer.lr = lr
+    cfg.work_dir = work_dir
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters
+    cfg.param_scheduler[0].end = warmup
+    cfg.param_scheduler[-1].begin = warmup
+    cfg.param_scheduler[-1].end = iters
+    cfg.default_hooks.checkpoint.interval = iters
+    cfg.default_hooks.logger.interval = 1
+    if not evaluate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    values, _ = runner.message_hub.get_scalar('train/loss').data
+    metrics = runner.val_loop.run() if evaluate else {}
+    return np.asarray(values, dtype=float), metrics

@@ -22,9 +22,7 @@ def backbone_out_channels(backbone_cfg) -> List[int]:
     from vitdense.registry import MODELS
     cfg = copy.deepcopy(dict(backbone_cfg))
     cfg['init_cfg'] = None
-    t = cfg['type']
-    if isinstance(t, str) and t.startswith('vitdense.'):
-        cfg['type'] = t[len('vitdense.'):]
+    # keep the scoped name: under another default scope (mmdet, ...) a bare name would resolve there
     model = MODELS.build(cfg)
     return list(model.out_channels)
 
