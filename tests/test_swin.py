@@ -199,5 +199,10 @@ def test_bad_arch_names_valid_ones():
 
 
 def test_registry_builds_ours_not_mmdet():
-    m = MODELS.build(dict(type='SwinTransformer', arch='tiny'))
+    from mmengine.registry import DefaultScope
+    # whatever scope an earlier Runner left current, the scoped name means ours
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        m = MODELS.build(dict(type='vitdense.SwinTransformer', arch='tiny'))
     assert type(m) is SwinTransformer
+    with DefaultScope.overwrite_default_scope('vitdense'):
+        assert type(MODELS.build(dict(type='SwinTransformer', arch='tiny'))) is SwinTransformer

@@ -9,6 +9,14 @@ import pytest
 
 from vitdense.testing import toy_training_run
 
+
+def assert_checkpoint_loads_weights_only(path):
+    """A real run's checkpoint (weights, optimizer, schedulers, message hub with metrics) loads
+    through mmengine with weights_only=True and the vitdense allowlist."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    assert {'state_dict', 'optimizer', 'message_hub', 'meta'} <= set(ckpt)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -21,6 +29,7 @@ def test_toy_mask_rcnn_swin_t_learns_and_is_evaluated(tmp_path):
     for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert math.isfinite(metrics[key]) and 0.0 <= metrics[key] <= 1.0, metrics
     assert os.path.isfile(os.path.join(tmp_path, 'iter_24.pth'))
+    assert_checkpoint_loads_weights_only(os.path.join(tmp_path, 'after_val.pth'))
 
 
 @pytest.mark.slow
@@ -32,3 +41,4 @@ def test_toy_upernet_swin_t_learns_and_is_evaluated(tmp_path):
     assert len(losses) == 24 and np.isfinite(losses).all()
     assert losses[-6:].mean() < 0.8 * losses[:6].mean(), losses
     assert math.isfinite(metrics['mIoU']) and 0.0 <= metrics['mIoU'] <= 100.0, metrics
+    assert_checkpoint_loads_weights_only(os.path.join(tmp_path, 'after_val.pth'))

@@ -71,4 +71,6 @@ def toy_training_run(config_path: str, work_dir: str, iters: int, warmup: int = 
     runner.train()
     values, _ = runner.message_hub.get_scalar('train/loss').data
     metrics = runner.val_loop.run() if evaluate else {}
+    if evaluate:  # a checkpoint that also holds the validation metrics (message hub), for load tests
+        runner.save_checkpoint(work_dir, 'after_val.pth')
     return np.asarray(values, dtype=float), metrics
