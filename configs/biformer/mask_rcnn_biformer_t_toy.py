@@ -1,0 +1,18 @@
+# BiFormer-T in the toy Mask R-CNN of configs/swin/mask_rcnn_swin_t_toy.py (embedded synthetic
+# COCO, CPU-sized, from scratch): used by the CI training test in tests/test_biformer.py. n_win=7
+# (the ImageNet setting) keeps the CPU run short; tests/test_biformer.py covers n_win=16.
+_base_ = '../swin/mask_rcnn_swin_t_toy.py'
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='vitdense.BiFormer',
+        arch='tiny',
+        n_win=7,
+        drop_path_rate=0.0,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+    # After 10 iterations from scratch no box scores 0.05 (the default threshold) and COCO
+    # evaluation of an empty result set gives no metrics; keep the top boxes whatever their score.
+    test_cfg=dict(rcnn=dict(score_thr=0.0)))
