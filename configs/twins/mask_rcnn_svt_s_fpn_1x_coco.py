@@ -1,0 +1,11 @@
+# Mask R-CNN with Twins-SVT-S on COCO, 1x ("PVT setting"): official
+# detection/configs/mask_rcnn_alt_gvt_s_fpn_1x_coco_pvt_setting.py; lsa_pad_mask=False as the
+# official detection code (zero padding of LSA windows takes part in the attention).
+_base_ = './mask_rcnn_pcpvt_s_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(
+        type='vitdense.TwinsSVT',
+        lsa_pad_mask=False,
+        init_cfg=dict(checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/twins/alt_gvt_small_20220308-7e1c3695.pth')),  # noqa
+    neck=dict(in_channels=[64, 128, 256, 512]))
