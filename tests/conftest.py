@@ -11,3 +11,11 @@ if ROOT not in sys.path:
 @pytest.fixture
 def repo_root():
     return ROOT
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    """Every test starts from the same RNG state, whatever ran before it (order-independent)."""
+    import torch
+    torch.manual_seed(0)
+    yield

@@ -221,7 +221,7 @@ def test_frozen_stages(family):
 
 @pytest.mark.parametrize('family', sorted(CLASSES))
 def test_gradients_reach_every_parameter(family):
-    m = randomize_(CLASSES[family](SMALL[family], img_size=64, drop_path_rate=0.1), seed=2).train()
+    m = randomize_(CLASSES[family](SMALL[family], img_size=64, drop_path_rate=0.0), seed=2).train()
     torch.manual_seed(0)  # seeded: a drop-path draw removing a branch for the whole batch leaves no grad
     outs = m(torch.randn(2, 3, 50, 70))
     sum(o.square().mean() for o in outs).backward()

@@ -182,7 +182,7 @@ def test_with_cp_same_output_and_grads():
 
 
 def test_gradients_reach_every_parameter():
-    m = FocalTransformer(TOY, with_cp=True, drop_path_rate=0.1)
+    m = FocalTransformer(TOY, with_cp=True, drop_path_rate=0.0)
     m.init_weights()
     m.train()
     outs = m(torch.randn(2, 3, 90, 118))

@@ -159,7 +159,7 @@ def test_out_indices_subset_and_negative():
 
 
 def test_gradients_reach_every_parameter_with_cp():
-    m = GCViT(dict(SMALL, layer_scale=1e-5), window_size=3, with_cp=True, drop_path_rate=0.1).train()
+    m = GCViT(dict(SMALL, layer_scale=1e-5), window_size=3, with_cp=True, drop_path_rate=0.0).train()
     outs = m(torch.randn(2, 3, 50, 70))
     sum(o.square().mean() for o in outs).backward()
     no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]

@@ -185,7 +185,7 @@ def test_with_cp_same_output_and_grads():
 
 
 def test_gradients_reach_every_parameter():
-    m = LITv2(SMALL, with_cp=True, drop_path_rate=0.1, out_norm=True)
+    m = LITv2(SMALL, with_cp=True, drop_path_rate=0.0, out_norm=True)
     with torch.no_grad():  # non-zero offsets, so that the offset conv gets a gradient
         for layer in m.layers[:-1]:
             layer.downsample.dconv.conv_offset.weight.normal_(0, 0.1)

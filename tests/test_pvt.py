@@ -192,7 +192,7 @@ def _small(cls, **kw):
 @pytest.mark.parametrize('cls,kw', [(PVT, {}), (PVT, {'final_norm': True}), (PVTv2, {}),
                                     (PVTv2, {'linear': True})])
 def test_gradients_reach_every_parameter_with_cp(cls, kw):
-    m = _small(cls, with_cp=True, drop_path_rate=0.1, **kw)
+    m = _small(cls, with_cp=True, drop_path_rate=0.0, **kw)
     m.init_weights()
     m.train()
     outs = m(torch.randn(2, 3, 50, 70))

@@ -147,7 +147,7 @@ def test_any_input_size(size):
 
 def test_gradients_reach_every_parameter_with_cp():
     m = SwinTransformer(dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4)), window_size=3,
-                        with_cp=True, drop_path_rate=0.1).train()
+                        with_cp=True, drop_path_rate=0.0).train()
     outs = m(torch.randn(2, 3, 50, 70))
     sum(o.square().mean() for o in outs).backward()
     no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]

@@ -164,7 +164,7 @@ def test_frozen_stages():
 
 
 def test_gradients_reach_every_parameter():
-    m = randomize_(TransNeXt(SMALL, drop_path_rate=0.1), seed=2).train()
+    m = randomize_(TransNeXt(SMALL, drop_path_rate=0.0), seed=2).train()
     torch.manual_seed(0)  # seeded: a drop-path draw removing a branch for the whole batch leaves no grad
     outs = m(torch.randn(2, 3, 50, 70))
     sum(o.square().mean() for o in outs).backward()
