@@ -19,7 +19,7 @@ def parse_args(argv=None):
     ap.add_argument('--config', default=os.path.join(ROOT, 'configs/swin/mask_rcnn_swin_t_toy.py'))
     ap.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs/demo_mask_rcnn_swin_t'))
     ap.add_argument('--data-root', default=os.path.join(ROOT, 'data/toy_coco'))
-    ap.add_argument('--iters', type=int, default=None, help='training iterations (config default: 300)')
+    ap.add_argument('--iters', type=int, default=None, help='training iterations (config default: 120)')
     ap.add_argument('--num-vis', type=int, default=4, help='validation images in the saved picture')
     return ap.parse_args(argv)
 
