@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
+from ..layers.weight_init import init_linear_and_layernorm_
 from ..layers import (Attention, DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates,
                       gather_relative_bias, maybe_checkpoint, pad_to_multiple, relative_position_index,
                       relative_position_table_shape, resize_relative_position_table, shifted_window_mask,
@@ -176,15 +177,9 @@ class SwinTransformer(BaseBackbone):
     def init_weights(self):
         if self.init_cfg is None:
             # Random init of the official code (used when training from scratch / in tests).
+            init_linear_and_layernorm_(self)
             for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=0.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.LayerNorm):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
-                elif isinstance(m, WindowAttention):
+                if isinstance(m, WindowAttention):
                     trunc_normal_(m.relative_position_bias_table, std=0.02)
             if self.absolute_pos_embed is not None:
                 trunc_normal_(self.absolute_pos_embed, std=0.02)
