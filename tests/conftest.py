@@ -19,3 +19,15 @@ def _seed_torch():
     import torch
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """A Runner leaves its DefaultScope current after the test; drop the scopes a test created so
+    that an unscoped registry lookup in a later test means the same thing in any test order."""
+    from mmengine.registry import DefaultScope
+    before = list(DefaultScope._instance_dict)
+    yield
+    for name in list(DefaultScope._instance_dict):
+        if name not in before:
+            del DefaultScope._instance_dict[name]

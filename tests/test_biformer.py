@@ -215,7 +215,7 @@ def test_random_init_of_the_official_code():
 def test_registry_builds_ours():
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('vitdense'):  # a toy run may have left mmdet's scope
-        m = MODELS.build(dict(type='BiFormer', arch='t'))
+        m = MODELS.build(dict(type='vitdense.BiFormer', arch='t'))
     assert type(m) is BiFormer
 
 

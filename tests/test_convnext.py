@@ -202,7 +202,7 @@ def test_bad_arch_names_valid_ones():
 
 
 def test_registry_builds_ours_not_mmpretrains():
-    m = MODELS.build(dict(type='ConvNeXt', arch='tiny'))
+    m = MODELS.build(dict(type='vitdense.ConvNeXt', arch='tiny'))
     assert type(m) is ConvNeXt
 
 

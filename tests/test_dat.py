@@ -323,8 +323,8 @@ def test_bad_arch_names_valid_ones():
 
 
 def test_registry_builds_both():
-    assert type(MODELS.build(dict(type='DAT', arch=V1_SMALL, img_size=64))) is DAT
-    assert type(MODELS.build(dict(type='DATPlusPlus', arch=PP_SMALL, img_size=64))) is DATPlusPlus
+    assert type(MODELS.build(dict(type='vitdense.DAT', arch=V1_SMALL, img_size=64))) is DAT
+    assert type(MODELS.build(dict(type='vitdense.DATPlusPlus', arch=PP_SMALL, img_size=64))) is DATPlusPlus
 
 
 @pytest.mark.slow

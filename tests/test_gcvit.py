@@ -208,7 +208,7 @@ def test_bad_arch_and_window_errors():
 
 
 def test_registry_builds_ours():
-    m = MODELS.build(dict(type='GCViT', arch='xxtiny'))
+    m = MODELS.build(dict(type='vitdense.GCViT', arch='xxtiny'))
     assert type(m) is GCViT
 
 

@@ -84,8 +84,8 @@ def mmdet_peer(version):
     import mmdet.models  # noqa: F401
     from mmdet.registry import MODELS as MMDET
     if version == 1:
-        return MMDET.build(dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2], drop_path_rate=0.0))
-    return MMDET.build(dict(type='PyramidVisionTransformerV2', embed_dims=32, num_layers=[2, 2, 2, 2],
+        return MMDET.build(dict(type='mmdet.PyramidVisionTransformer', num_layers=[2, 2, 2, 2], drop_path_rate=0.0))
+    return MMDET.build(dict(type='mmdet.PyramidVisionTransformerV2', embed_dims=32, num_layers=[2, 2, 2, 2],
                             drop_path_rate=0.0))
 
 
@@ -332,8 +332,8 @@ def test_bad_arch_names_valid_ones():
 
 
 def test_registry_builds_ours():
-    assert type(MODELS.build(dict(type='PVT', arch='tiny'))) is PVT
-    assert type(MODELS.build(dict(type='PVTv2', arch='b0'))) is PVTv2
+    assert type(MODELS.build(dict(type='vitdense.PVT', arch='tiny'))) is PVT
+    assert type(MODELS.build(dict(type='vitdense.PVTv2', arch='b0'))) is PVTv2
 
 
 @pytest.mark.slow

@@ -205,4 +205,4 @@ def test_registry_builds_ours_not_mmdet():
         m = MODELS.build(dict(type='vitdense.SwinTransformer', arch='tiny'))
     assert type(m) is SwinTransformer
     with DefaultScope.overwrite_default_scope('vitdense'):
-        assert type(MODELS.build(dict(type='SwinTransformer', arch='tiny'))) is SwinTransformer
+        assert type(MODELS.build(dict(type='vitdense.SwinTransformer', arch='tiny'))) is SwinTransformer

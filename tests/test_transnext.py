@@ -236,7 +236,7 @@ def test_bad_arch_names_valid_ones():
 
 
 def test_registry_builds_ours():
-    m = MODELS.build(dict(type='TransNeXt', arch=SMALL))
+    m = MODELS.build(dict(type='vitdense.TransNeXt', arch=SMALL))
     assert type(m) is TransNeXt
 
 

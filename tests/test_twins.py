@@ -73,10 +73,10 @@ def mmseg_peer(kind):
     import mmseg.models  # noqa: F401
     from mmseg.registry import MODELS as MMSEG
     if kind == 'pcpvt':
-        return MMSEG.build(dict(type='PCPVT', embed_dims=[64, 128, 320, 512], num_heads=[1, 2, 5, 8],
+        return MMSEG.build(dict(type='mmseg.PCPVT', embed_dims=[64, 128, 320, 512], num_heads=[1, 2, 5, 8],
                                 mlp_ratios=[8, 8, 4, 4], depths=[3, 4, 6, 3], sr_ratios=[8, 4, 2, 1],
                                 qkv_bias=True, drop_path_rate=0.0))
-    return MMSEG.build(dict(type='SVT', embed_dims=[64, 128, 256, 512], num_heads=[2, 4, 8, 16],
+    return MMSEG.build(dict(type='mmseg.SVT', embed_dims=[64, 128, 256, 512], num_heads=[2, 4, 8, 16],
                             mlp_ratios=[4, 4, 4, 4], depths=[2, 2, 10, 4], sr_ratios=[8, 4, 2, 1],
                             windiow_sizes=[7, 7, 7, 7], qkv_bias=True, drop_path_rate=0.0,
                             norm_after_stage=True))
@@ -263,8 +263,8 @@ def test_bad_arguments_name_the_fix():
 
 
 def test_registry_builds_ours_not_mmseg():
-    assert type(MODELS.build(dict(type='TwinsPCPVT', arch='small'))) is TwinsPCPVT
-    assert type(MODELS.build(dict(type='TwinsSVT', arch='small'))) is TwinsSVT
+    assert type(MODELS.build(dict(type='vitdense.TwinsPCPVT', arch='small'))) is TwinsPCPVT
+    assert type(MODELS.build(dict(type='vitdense.TwinsSVT', arch='small'))) is TwinsSVT
 
 
 @pytest.mark.slow
