@@ -8,6 +8,7 @@ from . import registry  # noqa: F401
 from . import layers  # noqa: F401
 from . import models  # noqa: F401
 from . import datasets, engine, evaluation, visualization  # noqa: F401
+from . import restoration, fewshot  # noqa: F401  (GRL restoration; CAT-Net few-shot segmentation)
 from .utils.safe_load import register_safe_globals
 
 register_safe_globals()  # weights_only allowlist + weights_only loaders for every mmengine scheme
