@@ -1,1 +1,2 @@
 """Registered in the vitdense scope (see vitdense/registry.py)."""
+from .layer_decay import LayerDecayOptimWrapperConstructor  # noqa: F401

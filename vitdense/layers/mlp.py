@@ -25,7 +25,9 @@ class Mlp(nn.Module):
 class ConvMlp(nn.Module):
     """Conv-FFN on tokens: fc1 -> 3x3 depth-wise conv on the H x W grid -> act -> fc2 (PVTv2 style).
 
-    ``forward(x, hw)`` takes tokens ``(B, H*W, C)`` and their grid size.
+    ``forward(x, hw)`` takes tokens ``(B, N, C)`` and their grid size ``(H, W)``, or a list of
+    grid sizes when ``x`` holds several flattened maps one after another (multi-level tokens, as in
+    ViT-Adapter's extractor); the same depth-wise conv runs on each map.
     """
 
     def __init__(self, in_features: int, hidden_features: Optional[int] = None,
@@ -41,10 +43,17 @@ class ConvMlp(nn.Module):
         self.fc2 = nn.Linear(hidden_features, out_features)
         self.drop = nn.Dropout(drop)
 
+    def _dwconv(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        B = x.shape[0]
+        return self.dwconv(x.transpose(1, 2).reshape(B, -1, H, W)).flatten(2).transpose(1, 2)
+
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
-        B, N, _ = x.shape
-        H, W = hw
         x = self.fc1(x)
-        x = self.dwconv(x.transpose(1, 2).reshape(B, -1, H, W)).flatten(2).transpose(1, 2)
+        shapes = [tuple(s) for s in hw] if isinstance(hw[0], (tuple, list)) else [tuple(hw)]
+        sizes = [h * w for h, w in shapes]
+        if sum(sizes) != x.shape[1]:
+            raise ValueError(f'ConvMlp: {x.shape[1]} tokens do not match the grid sizes {shapes}')
+        parts = x.split(sizes, dim=1)
+        x = torch.cat([self._dwconv(p, h, w) for p, (h, w) in zip(parts, shapes)], dim=1)
         x = self.drop(self.act(x))
         return self.drop(self.fc2(x))
