@@ -1,23 +1,8 @@
 # Mask R-CNN with ViT-Adapter-T on COCO, 3x + multi-scale: official
-# mask_rcnn_deit_adapter_tiny_fpn_3x_coco.py. mmdet's Swin 3x config carries the same DETR-style
-# augmentation (multi-scale resize, or resize-crop-resize) and the 36-epoch schedule (steps 27, 33);
-# the official pipeline ends with a 1024x1024 absolute-range crop, added here.
-_base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
-custom_imports = dict(imports=['vitdense'], allow_failed_imports=False)
-
-pretrained = 'https://dl.fbaipublicfiles.com/deit/deit_tiny_patch16_224-a1311bcf.pth'
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='vitdense.ViTAdapter',
-        arch='tiny',
-        drop_path_rate=0.1,
-        layer_scale=True,
-        window_attn=[True, True, False] * 4,
-        window_size=[14, 14, None] * 4,
-        with_cp=False,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    neck=dict(in_channels=[192, 192, 192, 192]))
+# mask_rcnn_deit_adapter_tiny_fpn_3x_coco.py. The 1x model with the DETR-style augmentation of
+# mmdet's Swin 3x config (multi-scale resize, or resize-crop-resize) plus the official final
+# 1024x1024 absolute-range crop, 36 epochs with steps at 27 and 33, AdamW 1e-4 / wd 0.05.
+_base_ = './mask_rcnn_vit_adapter_t_fpn_1x_coco.py'
 
 _scales = [(480, 1333), (512, 1333), (544, 1333), (576, 1333), (608, 1333), (640, 1333), (672, 1333),
            (704, 1333), (736, 1333), (768, 1333), (800, 1333)]
@@ -36,14 +21,10 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={
-        'level_embed': dict(decay_mult=0.),
-        'pos_embed': dict(decay_mult=0.),
-        'norm': dict(decay_mult=0.),
-        'bias': dict(decay_mult=0.)
-    }))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+max_epochs = 36
+train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[27, 33], gamma=0.1)
+]
+optim_wrapper = dict(optimizer=dict(lr=0.0001, weight_decay=0.05))
