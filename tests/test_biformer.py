@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from vitdense.backbones.biformer import BiFormer, convert_biformer_checkpoint
 from vitdense.registry import MODELS
-from vitdense.testing import randomize_
+from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient, randomize_
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(ROOT, 'tests', 'data', 'biformer_official_small.pt')
@@ -170,10 +170,7 @@ def test_frozen_stages_and_norm_eval():
 
 def test_gradients_reach_every_parameter():
     m = BiFormer(SMALL, n_win=4, drop_path_rate=0.0).train()
-    outs = m(torch.randn(2, 3, 50, 70))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 50, 70)) == []
 
 
 def test_with_cp_same_output_and_grads():
@@ -182,12 +179,7 @@ def test_with_cp_same_output_and_grads():
     b.load_state_dict(a.state_dict())
     a.eval(), b.eval()  # same BatchNorm statistics in both
     x = torch.randn(1, 3, 40, 44)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 def test_bad_arguments_name_the_fix():

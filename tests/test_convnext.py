@@ -12,7 +12,8 @@ import torch.nn as nn
 
 from vitdense.backbones.convnext import ConvNeXt, convert_convnext_checkpoint
 from vitdense.registry import MODELS
-from vitdense.testing import randomize_, toy_training_run
+from vitdense.testing import (assert_same_outputs_and_grads, params_without_gradient,
+                              randomize_, toy_training_run)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -152,10 +153,7 @@ def test_out_indices_subset_and_negative():
 
 def test_gradients_reach_every_parameter_with_cp():
     m = ConvNeXt(SMALL, with_cp=True, drop_path_rate=0.0).train()
-    outs = m(torch.randn(2, 3, 50, 70))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 50, 70)) == []
 
 
 def test_with_cp_same_output_and_grads():
@@ -164,12 +162,7 @@ def test_with_cp_same_output_and_grads():
     b = ConvNeXt(SMALL, layer_scale_init_value=0.5, with_cp=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(1, 3, 40, 44)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 def test_frozen_stages():

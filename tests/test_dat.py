@@ -30,7 +30,7 @@ import torch.nn as nn
 from vitdense.backbones.dat import DAT, DATPlusPlus, convert_dat_checkpoint
 from vitdense.layers.neighborhood import NeighborhoodAttention2d, neighborhood_attention_2d
 from vitdense.registry import MODELS
-from vitdense.testing import randomize_
+from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient, randomize_
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 V1_DATA = os.path.join(ROOT, 'tests', 'data', 'dat_official_small.pt')
@@ -223,10 +223,7 @@ def test_frozen_stages(family):
 def test_gradients_reach_every_parameter(family):
     m = randomize_(CLASSES[family](SMALL[family], img_size=64, drop_path_rate=0.0), seed=2).train()
     torch.manual_seed(0)  # seeded: a drop-path draw removing a branch for the whole batch leaves no grad
-    outs = m(torch.randn(2, 3, 50, 70))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 50, 70)) == []
 
 
 @pytest.mark.parametrize('family', sorted(CLASSES))
@@ -235,12 +232,7 @@ def test_with_cp_same_output_and_grads(family):
     b = CLASSES[family](SMALL[family], img_size=64, drop_path_rate=0.0, with_cp=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(1, 3, 40, 44)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from vitdense.backbones.focal import FocalTransformer, _neighbour_offsets, convert_focal_checkpoint
 from vitdense.registry import MODELS
+from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'focal_official_small.pt')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -173,22 +174,14 @@ def test_with_cp_same_output_and_grads():
     b = FocalTransformer(SMALL, drop_path_rate=0.0, with_cp=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(1, 3, 60, 76)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 def test_gradients_reach_every_parameter():
     m = FocalTransformer(TOY, with_cp=True, drop_path_rate=0.0)
     m.init_weights()
     m.train()
-    outs = m(torch.randn(2, 3, 90, 118))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 90, 118)) == []
 
 
 def test_official_checkpoint_file_loads(tmp_path, official):

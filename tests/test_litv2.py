@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from vitdense.backbones.litv2 import DeformConv2dPack, HiLo, LITv2, convert_litv2_checkpoint
 from vitdense.registry import MODELS
-from vitdense.testing import randomize_
+from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient, randomize_
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'litv2_official_small.pt')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -176,12 +176,7 @@ def test_with_cp_same_output_and_grads():
     b = LITv2(SMALL, drop_path_rate=0.0, with_cp=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(2, 3, 40, 56)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 def test_gradients_reach_every_parameter():
@@ -190,10 +185,7 @@ def test_gradients_reach_every_parameter():
         for layer in m.layers[:-1]:
             layer.downsample.dconv.conv_offset.weight.normal_(0, 0.1)
     m.train()
-    outs = m(torch.randn(2, 3, 50, 70))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 50, 70)) == []
 
 
 def test_official_classification_checkpoint_loads(tmp_path, official):

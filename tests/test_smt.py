@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from vitdense.backbones.smt import SMT, convert_smt_checkpoint
 from vitdense.registry import MODELS
-from vitdense.testing import randomize_
+from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient, randomize_
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(ROOT, 'tests', 'data', 'smt_official_small.pt')
@@ -160,10 +160,7 @@ def test_drop_path_as_dropout_follows_official_dense_code():
 
 def test_gradients_reach_every_parameter():
     m = SMT(small(), drop_path_rate=0.0).train()
-    outs = m(torch.randn(2, 3, 50, 70))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 50, 70)) == []
 
 
 def test_with_cp_same_output_and_grads():
@@ -172,12 +169,7 @@ def test_with_cp_same_output_and_grads():
     b.load_state_dict(a.state_dict())
     a.eval(), b.eval()  # same BatchNorm statistics in both
     x = torch.randn(1, 3, 40, 44)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 def test_bad_arguments_name_the_fix():

@@ -7,7 +7,7 @@ import torch.nn as nn
 from vitdense.backbones.swin import SwinTransformer, convert_swin_checkpoint
 from vitdense.registry import MODELS
 
-from vitdense.testing import randomize_
+from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient, randomize_
 
 # Parameters of the ImageNet-1k classifiers (backbone + final norm + 1000-way head). Source: the
 # official Swin README lists 28M/50M/88M/197M; the exact counts are those of the official model
@@ -148,10 +148,7 @@ def test_any_input_size(size):
 def test_gradients_reach_every_parameter_with_cp():
     m = SwinTransformer(dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4)), window_size=3,
                         with_cp=True, drop_path_rate=0.0).train()
-    outs = m(torch.randn(2, 3, 50, 70))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 50, 70)) == []
 
 
 def test_with_cp_same_output_and_grads():
@@ -162,12 +159,7 @@ def test_with_cp_same_output_and_grads():
                         out_indices=(0, 1), drop_path_rate=0.0, with_cp=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(1, 3, 40, 44)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 def test_frozen_stages():

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from vitdense.backbones.transnext import (TransNeXt, convert_transnext_checkpoint, gather_cpb,
                                           interpolated_cpb, relative_coords_cpb)
 from vitdense.registry import MODELS
-from vitdense.testing import randomize_
+from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient, randomize_
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, 'tests', 'data', 'transnext_official_small.pt')
@@ -166,10 +166,7 @@ def test_frozen_stages():
 def test_gradients_reach_every_parameter():
     m = randomize_(TransNeXt(SMALL, drop_path_rate=0.0), seed=2).train()
     torch.manual_seed(0)  # seeded: a drop-path draw removing a branch for the whole batch leaves no grad
-    outs = m(torch.randn(2, 3, 50, 70))
-    sum(o.square().mean() for o in outs).backward()
-    no_grad = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert params_without_gradient(m, torch.randn(2, 3, 50, 70)) == []
 
 
 def test_with_cp_same_output_and_grads():
@@ -177,12 +174,7 @@ def test_with_cp_same_output_and_grads():
     b = TransNeXt(SMALL, drop_path_rate=0.0, with_cp=True)
     b.load_state_dict(a.state_dict())
     x = torch.randn(1, 3, 40, 44)
-    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
-    sa.backward()
-    sb.backward()
-    torch.testing.assert_close(sa, sb)
-    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_same_outputs_and_grads(a, b, x)
 
 
 def _official_layout(sd):

@@ -21,6 +21,25 @@ def randomize_(module: torch.nn.Module, seed: int = 0, std: float = 0.05) -> tor
     return module
 
 
+def params_without_gradient(model: torch.nn.Module, x: torch.Tensor) -> list:
+    """Backpropagate a loss over every output of ``model(x)`` and return the names of the
+    parameters whose gradient is missing or all zero (a backbone test wants ``[]``)."""
+    outs = model(x)
+    sum(o.square().mean() for o in outs).backward()
+    return [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+
+
+def assert_same_outputs_and_grads(a: torch.nn.Module, b: torch.nn.Module, x: torch.Tensor) -> None:
+    """``a`` and ``b`` (e.g. without / with ``with_cp``, same weights) give the same summed outputs
+    on ``x`` and the same gradient for every parameter."""
+    sa, sb = sum(o.sum() for o in a(x)), sum(o.sum() for o in b(x))
+    sa.backward()
+    sb.backward()
+    torch.testing.assert_close(sa, sb)
+    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+
+
 def toy_training_run(config_path: str, work_dir: str, iters: int, warmup: int = 3, train_images=None,
                      val_images=None, lr=None, evaluate: bool = True):
     """Train a toy config (``configs/*/..._toy.py``) for ``iters`` iterations on the generated
