@@ -43,7 +43,8 @@ def cpb_coords_table(window: Sequence[int], anchor: Optional[Sequence[int]] = No
 @lru_cache(maxsize=64)
 def _index(query: Tuple[int, int], key: Tuple[int, int]) -> torch.Tensor:
     def grid(size):
-        return torch.stack(torch.meshgrid(torch.arange(size[0]), torch.arange(size[1]), indexing='ij')).flatten(1)
+        ys, xs = torch.meshgrid(torch.arange(size[0]), torch.arange(size[1]), indexing='ij')
+        return torch.stack([ys, xs]).flatten(1)
 
     rel = grid(query)[:, :, None] - grid(key)[:, None, :]  # (2, Nq, Nk)
     row = rel[0] + key[0] - 1
