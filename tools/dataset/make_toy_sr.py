@@ -6,7 +6,7 @@ Layout (real image folders, the same as a DIV2K-style benchmark)::
     data/toy_sr/val/gt/<photo>.png            held-out photos, cropped to a multiple of 12
     data/toy_sr/val/lq_x{2,3,4}/<photo>x{s}.png  their MATLAB-bicubic LR versions
 
-Training and validation photos are disjoint. Run: ``python tools/dataset/make_toy_sr.py [--root DIR]``.
+Training and validation photos are disjoint. Run: ``python tools/dataset/make_toy_sr.py [--out DIR]``.
 """
 import argparse
 import json
@@ -80,9 +80,11 @@ def make_toy_sr(root: str = DEFAULT_ROOT) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--root', default=DEFAULT_ROOT, help='output folder (default: data/toy_sr)')
+    # --out like the other toy generators (and the missing-data hint of tools/train.py)
+    parser.add_argument('--out', '--root', dest='out', default=DEFAULT_ROOT,
+                        help='output folder (default: data/toy_sr)')
     args = parser.parse_args()
-    root = make_toy_sr(args.root)
+    root = make_toy_sr(args.out)
     print(f'toy SR dataset ready in {root}')
 
 
