@@ -26,7 +26,8 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=12e-5, betas=(0.9, 0.999), weight_decay=0.01),
     constructor='vitdense.LayerDecayOptimWrapperConstructor',
     # the official constructor exempts 1-D parameters (norms, biases, gammas) and pos_embed from decay
-    paramwise_cfg=dict(layer_decay_rate=0.95, flat_decay_mult=0.0, custom_keys={'pos_embed': dict(decay_mult=0.)}))
+    paramwise_cfg=dict(layer_decay_rate=0.95, flat_decay_mult=0.0,
+                       custom_keys={'pos_embed': dict(decay_mult=0.)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=160000, by_epoch=False)

@@ -18,4 +18,5 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=0.01),
     constructor='vitdense.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.95, flat_decay_mult=0.0, custom_keys={'pos_embed': dict(decay_mult=0.)}))
+    paramwise_cfg=dict(layer_decay_rate=0.95, flat_decay_mult=0.0,
+                       custom_keys={'pos_embed': dict(decay_mult=0.)}))

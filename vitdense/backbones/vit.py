@@ -240,8 +240,8 @@ class ViT(BaseBackbone):
     def _adapt_shapes(self, sd, own):
         if 'pos_embed' in sd and sd['pos_embed'].shape != own['pos_embed'].shape:
             sd = dict(sd)
-            sd['pos_embed'] = adapt_pos_embed(sd['pos_embed'], own['pos_embed'].shape[1] - self.num_extra_tokens,
-                                              self.pretrain_grid)
+            grid_tokens = own['pos_embed'].shape[1] - self.num_extra_tokens
+            sd['pos_embed'] = adapt_pos_embed(sd['pos_embed'], grid_tokens, self.pretrain_grid)
         return super()._adapt_shapes(sd, own)
 
 

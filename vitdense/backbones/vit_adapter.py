@@ -50,7 +50,8 @@ class SpatialPriorModule(nn.Module):
 
     def __init__(self, inplanes: int = 64, embed_dim: int = 384, norm_cfg: dict = dict(type='SyncBN')):
         super().__init__()
-        self.stem = nn.Sequential(*_conv_bn_relu(3, inplanes, 2, norm_cfg), *_conv_bn_relu(inplanes, inplanes, 1, norm_cfg),
+        self.stem = nn.Sequential(*_conv_bn_relu(3, inplanes, 2, norm_cfg),
+                                  *_conv_bn_relu(inplanes, inplanes, 1, norm_cfg),
                                   *_conv_bn_relu(inplanes, inplanes, 1, norm_cfg), nn.MaxPool2d(3, 2, 1))
         self.conv2 = nn.Sequential(*_conv_bn_relu(inplanes, 2 * inplanes, 2, norm_cfg))
         self.conv3 = nn.Sequential(*_conv_bn_relu(2 * inplanes, 4 * inplanes, 2, norm_cfg))
@@ -65,7 +66,8 @@ class SpatialPriorModule(nn.Module):
         c2 = self.conv2(c1)
         c3 = self.conv3(c2)
         c4 = self.conv4(c3)
-        tokens = [fc(c).flatten(2).transpose(1, 2) for fc, c in ((self.fc2, c2), (self.fc3, c3), (self.fc4, c4))]
+        pairs = ((self.fc2, c2), (self.fc3, c3), (self.fc4, c4))
+        tokens = [fc(c).flatten(2).transpose(1, 2) for fc, c in pairs]
         return self.fc1(c1), tokens
 
 
@@ -82,7 +84,8 @@ class Injector(nn.Module):
         self.gamma = nn.Parameter(init_values * torch.ones(dim))
 
     def _forward(self, query, feat, ref, shapes, start):
-        return query + self.gamma * self.attn(self.query_norm(query), ref, self.feat_norm(feat), shapes, start)
+        attn = self.attn(self.query_norm(query), ref, self.feat_norm(feat), shapes, start)
+        return query + self.gamma * attn
 
     def forward(self, query, feat, ref, shapes, start):
         return maybe_checkpoint(self._forward, query, feat, ref, shapes, start, enabled=self.with_cp)
@@ -126,10 +129,11 @@ class InteractionBlock(nn.Module):
         super().__init__()
         self.injector = Injector(dim, num_heads, n_points, 3, deform_ratio, init_values, with_cp)
         ext = dict(num_heads=num_heads, n_points=n_points, n_levels=1, deform_ratio=deform_ratio,
-                   with_cffn=with_cffn, cffn_ratio=cffn_ratio, drop=drop, drop_path=drop_path, with_cp=with_cp)
+                   with_cffn=with_cffn, cffn_ratio=cffn_ratio, drop=drop, drop_path=drop_path,
+                   with_cp=with_cp)
         self.extractor = Extractor(dim, **ext)
-        self.extra_extractors = nn.Sequential(Extractor(dim, **ext), Extractor(dim, **ext)) if extra_extractor \
-            else None
+        self.extra_extractors = (nn.Sequential(Extractor(dim, **ext), Extractor(dim, **ext))
+                                 if extra_extractor else None)
 
     def forward(self, x, c, blocks, hw, inj_inputs, ext_inputs, c_shapes):
         x = self.injector(x, c, *inj_inputs)
@@ -174,13 +178,15 @@ class ViTAdapter(ViT):
         'large': dict(embed_dims=1024, depth=24, num_heads=16, deform_num_heads=16, deform_ratio=0.5,
                       interaction_indexes=((0, 5), (6, 11), (12, 17), (18, 23))),
     }
-    arch_zoo.update({'t': arch_zoo['tiny'], 's': arch_zoo['small'], 'b': arch_zoo['base'], 'l': arch_zoo['large']})
+    arch_zoo.update({'t': arch_zoo['tiny'], 's': arch_zoo['small'], 'b': arch_zoo['base'],
+                     'l': arch_zoo['large']})
     essential_keys = ('embed_dims', 'depth', 'num_heads', 'deform_num_heads', 'interaction_indexes')
 
     def __init__(self, arch='tiny', img_size=224, patch_size=16, in_channels=3, qkv_bias=True, drop_rate=0.0,
                  attn_drop_rate=0.0, drop_path_rate=0.0, layer_scale=True, window_attn=False, window_size=14,
                  conv_inplane=64, n_points=4, init_values=0.0, with_cffn=True, cffn_ratio=0.25,
-                 add_vit_feature=True, use_extra_extractor=True, norm_cfg=dict(type='SyncBN', requires_grad=True),
+                 add_vit_feature=True, use_extra_extractor=True,
+                 norm_cfg=dict(type='SyncBN', requires_grad=True),
                  out_indices=(0, 1, 2, 3), frozen_stages=-1, with_cp=False, init_cfg=None):
         from .base import resolve_arch
         cfg = resolve_arch(arch, self.arch_zoo, self.essential_keys, 'ViTAdapter')
@@ -190,7 +196,8 @@ class ViTAdapter(ViT):
                          window_size=window_size, with_cls_token=False, out_indices=-1, final_norm=False,
                          frozen_stages=frozen_stages, with_cp=with_cp, init_cfg=init_cfg)
         if patch_size != 16:
-            raise ValueError('ViTAdapter: the spatial prior module pairs 1/16 ViT tokens with its 1/8-1/32 maps; '
+            raise ValueError('ViTAdapter: the spatial prior module pairs 1/16 ViT tokens with its 1/8-1/32 '
+                             'maps; '
                              f'patch_size must be 16, got {patch_size}')
         self.interaction_indexes = [tuple(int(i) for i in pair) for pair in cfg['interaction_indexes']]
         prev = -1
@@ -200,7 +207,8 @@ class ViTAdapter(ViT):
                                  f'{self.depth} blocks in consecutive [first, last] groups')
             prev = b
         if prev != self.depth - 1:
-            raise ValueError(f'ViTAdapter: interaction_indexes {self.interaction_indexes} end at block {prev}, '
+            raise ValueError(f'ViTAdapter: interaction_indexes {self.interaction_indexes} end at block '
+                             f'{prev}, '
                              f'the ViT has {self.depth} blocks (last index {self.depth - 1})')
         self.out_indices = check_out_indices(out_indices, 4, 'ViTAdapter')
         dim = self.embed_dims
@@ -278,7 +286,8 @@ class ViTAdapter(ViT):
         feats = [c1, c2, c3, c4]
         if self.add_vit_feature:
             x3 = tokens.transpose(1, 2).reshape(B, dim, h, w)
-            feats = [f + (x3 if s == 1 else F.interpolate(x3, scale_factor=s, mode='bilinear', align_corners=False))
+            feats = [f + (x3 if s == 1 else
+                          F.interpolate(x3, scale_factor=s, mode='bilinear', align_corners=False))
                      for f, s in zip(feats, (4, 2, 1, 0.5))]
         outs = []
         for i in self.out_indices:

@@ -127,6 +127,7 @@ class MSDeformAttn(nn.Module):
         offsets = self.sampling_offsets(query).view(B, Nq, Hh, L, P, 2)
         weights = F.softmax(self.attention_weights(query).view(B, Nq, Hh, L * P), -1).view(B, Nq, Hh, L, P)
         normalizer = torch.stack([spatial_shapes[:, 1], spatial_shapes[:, 0]], -1).to(offsets.dtype)
-        locations = reference_points[:, :, None, :, None, :] + offsets / normalizer[None, None, None, :, None, :]
+        locations = (reference_points[:, :, None, :, None, :]
+                     + offsets / normalizer[None, None, None, :, None, :])
         out = ms_deform_attn(v, spatial_shapes, level_start_index, locations, weights, self.im2col_step)
         return self.output_proj(out)
