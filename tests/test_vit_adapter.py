@@ -110,6 +110,64 @@ def test_vit_equals_mmpretrain_given_same_weights():
         torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=1e-5, rtol=1e-5)
 
 
+def _write_jax_vit_npz(path, dim=48, depth=2, heads=3, grid=4, seed=0):
+    """A JAX ViT checkpoint in Google's AugReg .npz layout (random arrays, JAX shapes: HWIO
+    kernels, per-head q/k/v), as the official ViT-Adapter-L config downloads."""
+    rng = np.random.default_rng(seed)
+
+    def r(*shape):
+        return (0.05 * rng.standard_normal(shape)).astype(np.float32)
+
+    arrays = {'embedding/kernel': r(16, 16, 3, dim), 'embedding/bias': r(dim), 'cls': r(1, 1, dim),
+              'Transformer/posembed_input/pos_embedding': r(1, 1 + grid * grid, dim),
+              'Transformer/encoder_norm/scale': 1 + r(dim), 'Transformer/encoder_norm/bias': r(dim),
+              'head/kernel': r(dim, 10), 'head/bias': r(10)}
+    for i in range(depth):
+        b = f'Transformer/encoderblock_{i}/'
+        for ln in ('LayerNorm_0', 'LayerNorm_2'):
+            arrays[f'{b}{ln}/scale'], arrays[f'{b}{ln}/bias'] = 1 + r(dim), r(dim)
+        for n in ('query', 'key', 'value'):
+            arrays[f'{b}MultiHeadDotProductAttention_1/{n}/kernel'] = r(dim, heads, dim // heads)
+            arrays[f'{b}MultiHeadDotProductAttention_1/{n}/bias'] = r(heads, dim // heads)
+        arrays[f'{b}MultiHeadDotProductAttention_1/out/kernel'] = r(heads, dim // heads, dim)
+        arrays[f'{b}MultiHeadDotProductAttention_1/out/bias'] = r(dim)
+        arrays[f'{b}MlpBlock_3/Dense_0/kernel'], arrays[f'{b}MlpBlock_3/Dense_0/bias'] = r(dim, 4 * dim), r(4 * dim)
+        arrays[f'{b}MlpBlock_3/Dense_1/kernel'], arrays[f'{b}MlpBlock_3/Dense_1/bias'] = r(4 * dim, dim), r(dim)
+    np.savez(path, **arrays)
+
+
+def test_augreg_npz_checkpoint_equals_timm_loading_it(tmp_path):
+    """Google's JAX .npz (AugReg) layout through init_cfg: the same features as timm's own .npz
+    loader (``timm.models.vision_transformer._load_weights``) gives its ViT."""
+    from timm.models.vision_transformer import VisionTransformer, _load_weights
+    path = str(tmp_path / 'Ti_16-i21k-300ep--imagenet2012-res_64.npz')
+    _write_jax_vit_npz(path)
+    ref = VisionTransformer(img_size=64, patch_size=16, embed_dim=48, depth=2, num_heads=3, num_classes=10)
+    _load_weights(ref, path)
+    ref.eval()
+    ours = ViT(dict(embed_dims=48, depth=2, num_heads=3), img_size=64, with_cls_token=True, final_norm=True,
+               init_cfg=dict(type='Pretrained', checkpoint=path))
+    ours.init_weights()
+    ours.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want = ref.forward_features(x)[:, 1:]
+        got = ours(x)[0].flatten(2).transpose(1, 2)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    # and into the adapter's ViT (class token and final norm unused there)
+    adapter = ViTAdapter(dict(SMALL_ADAPTER, mlp_ratio=4), img_size=64, conv_inplane=16, norm_cfg=BN, layer_scale=False,
+                         init_cfg=dict(type='Pretrained', checkpoint=path))
+    adapter.init_weights()
+    torch.testing.assert_close(adapter.blocks[1].attn.qkv.weight, ref.blocks[1].attn.qkv.weight)
+
+
+def test_npz_that_is_not_a_vit_is_an_error(tmp_path):
+    path = str(tmp_path / 'other.npz')
+    np.savez(path, weights=np.zeros(3, np.float32))
+    with pytest.raises(RuntimeError, match='embedding/kernel'):
+        ViT('tiny', init_cfg=dict(type='Pretrained', checkpoint=path)).init_weights()
+
+
 def test_deit_distilled_checkpoint_drops_distillation_token():
     import timm
     ref = timm.create_model('deit_tiny_distilled_patch16_224', pretrained=False)

@@ -87,10 +87,16 @@ class BaseBackbone(BaseModule):
             return
         super().init_weights()
 
-    def load_pretrained(self, checkpoint: str, prefix: Optional[str] = None, map_location='cpu'):
+    def _read_checkpoint(self, checkpoint: str, map_location='cpu') -> dict:
+        """The checkpoint's contents (mmengine's loaders: local, http(s), open-mmlab://, ...,
+        ``weights_only`` kept on); families with other file formats override this."""
         from mmengine.runner.checkpoint import CheckpointLoader
+        return CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location,
+                                                logger=MMLogger.get_current_instance())
+
+    def load_pretrained(self, checkpoint: str, prefix: Optional[str] = None, map_location='cpu'):
         logger = MMLogger.get_current_instance()
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location, logger=logger)
+        ckpt = self._read_checkpoint(checkpoint, map_location)
         if prefix:
             sd = strip_prefixes(ckpt) if 'state_dict' in ckpt or 'model' in ckpt else ckpt
             p = prefix if prefix.endswith('.') else prefix + '.'

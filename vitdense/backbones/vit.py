@@ -237,6 +237,11 @@ class ViT(BaseBackbone):
                 outs.append(y.transpose(1, 2).reshape(B, -1, *hw))
         return tuple(outs)
 
+    def _read_checkpoint(self, checkpoint: str, map_location='cpu') -> dict:
+        if str(checkpoint).split('?')[0].endswith('.npz'):  # Google's JAX AugReg / ViT release
+            return convert_vit_npz(load_npz(checkpoint))
+        return super()._read_checkpoint(checkpoint, map_location)
+
     def _adapt_shapes(self, sd, own):
         if 'pos_embed' in sd and sd['pos_embed'].shape != own['pos_embed'].shape:
             sd = dict(sd)
@@ -293,6 +298,64 @@ def convert_vit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, tor
     if 'dist_token' in sd and 'pos_embed' in out:  # DeiT distilled: [cls, dist, grid]
         pe = out['pos_embed']
         out['pos_embed'] = torch.cat([pe[:, :1], pe[:, 2:]], 1)
+    return out
+
+
+def load_npz(path: str) -> Dict[str, 'np.ndarray']:
+    """Arrays of a JAX ``.npz`` checkpoint (local path or http(s) URL, downloaded once into torch's
+    hub cache); ``allow_pickle=False``, so nothing but arrays is read."""
+    import os
+
+    import numpy as np
+    if path.startswith(('http://', 'https://')):
+        cache = os.path.join(torch.hub.get_dir(), 'checkpoints')
+        os.makedirs(cache, exist_ok=True)
+        local = os.path.join(cache, os.path.basename(path.split('?')[0]))
+        if not os.path.exists(local):
+            torch.hub.download_url_to_file(path, local)
+        path = local
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def convert_vit_npz(arrays: Dict[str, 'np.ndarray']) -> Dict[str, torch.Tensor]:
+    """Google's JAX ViT / AugReg ``.npz`` layout (``embedding/kernel`` HWIO, ``cls``,
+    ``Transformer/posembed_input/pos_embedding``, ``Transformer/encoderblock_{i}/...``,
+    ``Transformer/encoder_norm``; optional ``opt/target/`` or ``params/`` prefix) -> our names. The
+    per-head q/k/v kernels ``(C, heads, head_dim)`` become one ``qkv`` Linear; the head is dropped."""
+    prefix = next((p for p in ('', 'opt/target/', 'params/') if f'{p}embedding/kernel' in arrays), None)
+    if prefix is None:
+        raise RuntimeError('not a JAX ViT checkpoint: no embedding/kernel array (keys: '
+                           f'{sorted(arrays)[:5]} ...)')
+
+    def get(name):
+        return torch.from_numpy(arrays[prefix + name].astype('float32'))
+
+    out = {'patch_embed.proj.weight': get('embedding/kernel').permute(3, 2, 0, 1),
+           'patch_embed.proj.bias': get('embedding/bias'),
+           'pos_embed': get('Transformer/posembed_input/pos_embedding')}
+    if prefix + 'cls' in arrays:
+        out['cls_token'] = get('cls')
+    if prefix + 'Transformer/encoder_norm/scale' in arrays:
+        out['norm.weight'] = get('Transformer/encoder_norm/scale')
+        out['norm.bias'] = get('Transformer/encoder_norm/bias')
+    i = 0
+    while f'{prefix}Transformer/encoderblock_{i}/LayerNorm_0/scale' in arrays:
+        src, dst = f'Transformer/encoderblock_{i}/', f'blocks.{i}.'
+        mha = src + 'MultiHeadDotProductAttention_1/'
+        for j, ln in ((1, 'LayerNorm_0'), (2, 'LayerNorm_2')):
+            out[f'{dst}norm{j}.weight'] = get(f'{src}{ln}/scale')
+            out[f'{dst}norm{j}.bias'] = get(f'{src}{ln}/bias')
+        out[f'{dst}attn.qkv.weight'] = torch.cat([get(f'{mha}{n}/kernel').flatten(1).T
+                                                  for n in ('query', 'key', 'value')])
+        out[f'{dst}attn.qkv.bias'] = torch.cat([get(f'{mha}{n}/bias').flatten()
+                                                for n in ('query', 'key', 'value')])
+        out[f'{dst}attn.proj.weight'] = get(f'{mha}out/kernel').flatten(0, 1).T
+        out[f'{dst}attn.proj.bias'] = get(f'{mha}out/bias')
+        for j in (0, 1):
+            out[f'{dst}mlp.fc{j + 1}.weight'] = get(f'{src}MlpBlock_3/Dense_{j}/kernel').T
+            out[f'{dst}mlp.fc{j + 1}.bias'] = get(f'{src}MlpBlock_3/Dense_{j}/bias')
+        i += 1
     return out
 
 
