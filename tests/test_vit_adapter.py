@@ -5,7 +5,6 @@ import os
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from vitdense.backbones.vit import ViT, convert_vit_checkpoint
 from vitdense.backbones.vit_adapter import ViTAdapter, convert_vit_adapter_checkpoint

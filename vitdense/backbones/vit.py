@@ -18,7 +18,7 @@ in ViT-Adapter (timm: ``ls1.gamma``); ``convert_vit_checkpoint`` maps the DeiT r
 layer-wise learning-rate decay constructor (``vitdense.LayerDecayOptimWrapperConstructor``) uses.
 """
 import re
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -301,7 +301,7 @@ def convert_vit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, tor
     return out
 
 
-def load_npz(path: str) -> Dict[str, 'np.ndarray']:
+def load_npz(path: str) -> Dict[str, Any]:
     """Arrays of a JAX ``.npz`` checkpoint (local path or http(s) URL, downloaded once into torch's
     hub cache); ``allow_pickle=False``, so nothing but arrays is read."""
     import os
@@ -318,7 +318,7 @@ def load_npz(path: str) -> Dict[str, 'np.ndarray']:
         return {k: data[k] for k in data.files}
 
 
-def convert_vit_npz(arrays: Dict[str, 'np.ndarray']) -> Dict[str, torch.Tensor]:
+def convert_vit_npz(arrays: Dict[str, Any]) -> Dict[str, torch.Tensor]:
     """Google's JAX ViT / AugReg ``.npz`` layout (``embedding/kernel`` HWIO, ``cls``,
     ``Transformer/posembed_input/pos_embedding``, ``Transformer/encoderblock_{i}/...``,
     ``Transformer/encoder_norm``; optional ``opt/target/`` or ``params/`` prefix) -> our names. The

@@ -25,7 +25,7 @@ released ViT-Adapter checkpoints load through ``convert_vit_adapter_checkpoint``
 renames the conv-FFN's ``dwconv.dwconv``); DeiT / timm / AugReg checkpoints initialise the ViT.
 """
 import math
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 import torch
 import torch.nn as nn

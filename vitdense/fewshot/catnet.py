@@ -13,7 +13,7 @@ Pipeline for one episode (support slices + masks, one query slice):
    query mask predicted by the previous step), then a prototype head predicts the query mask again.
 3. Loss: BCE + soft Dice on the initial prediction and on every refinement step.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
