@@ -98,6 +98,7 @@ class _ImageMetric(BaseMetric):
     """Scores ``pred_img`` against ``gt_img`` of every predicted data sample."""
     fn = None
     name = ''
+    default_prefix = ''  # keys stay 'PSNR' / 'SSIM', as in the SR tables (and no mmengine warning)
 
     def __init__(self, crop_border: int = 0, convert_to: Optional[str] = None, collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
