@@ -1,5 +1,6 @@
-# GRL-B colour Gaussian denoising, sigma 50 (0-255 scale). Window 16, 64x128 stripes, anchor down 4.
-_base_ = ['./_base_/default_runtime.py', './_base_/denoise_color.py']
+# GRL-B colour Gaussian denoising, sigma 50: the sigma-15 model with the noise level changed (mmengine
+# replaces lists on inheritance, so the two pipelines are restated).
+_base_ = './grl_b_denoise_color_s15.py'
 
 sigma = 50
 train_pipeline = [
@@ -17,10 +18,3 @@ test_pipeline = [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-model = dict(
-    type='Restorer',
-    generator=dict(type='GRL', arch='B', upscale=1, window_size=16, stripe_size=(64, 128),
-                   stripe_groups=(None, None), anchor_window_down_factor=4),
-    pixel_loss='l1',
-    test_cfg=dict(tile=None, tile_overlap=32, self_ensemble=False))

@@ -1,22 +1,6 @@
-# GRL-S colour JPEG compression artifact removal, quality 10. Window 36, 72x144 stripes, anchor down 4.
+# GRL-S colour JPEG compression artifact removal, quality 10 (the data base config's default).
+# Window 36, 72x144 stripes, anchor down 4.
 _base_ = ['./_base_/default_runtime.py', './_base_/jpeg_color.py']
-
-quality = 10
-train_pipeline = [
-    dict(type='LoadRestorationImages'),
-    dict(type='PairedRandomCrop', gt_patch_size=288, scale=1),
-    dict(type='PairedFlipRotate'),
-    dict(type='JPEGDegradation', quality=quality),
-    dict(type='PackRestorationInputs'),
-]
-test_pipeline = [
-    dict(type='LoadRestorationImages'),
-    dict(type='JPEGDegradation', quality=quality),
-    dict(type='PackRestorationInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
 
 model = dict(
     type='Restorer',

@@ -1,5 +1,6 @@
-# GRL-S colour JPEG compression artifact removal, quality 40. Window 36, 72x144 stripes, anchor down 4.
-_base_ = ['./_base_/default_runtime.py', './_base_/jpeg_color.py']
+# GRL-S colour JPEG artifact removal, quality 40: the quality-10 model with the JPEG quality changed
+# (mmengine replaces lists on inheritance, so the two pipelines are restated).
+_base_ = './grl_s_jpeg_color_q10.py'
 
 quality = 40
 train_pipeline = [
@@ -17,10 +18,3 @@ test_pipeline = [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-model = dict(
-    type='Restorer',
-    generator=dict(type='GRL', arch='S', upscale=1, window_size=36, stripe_size=(72, 144),
-                   stripe_groups=(None, None), anchor_window_down_factor=4),
-    pixel_loss='charbonnier',
-    test_cfg=dict(tile=576, tile_overlap=72, self_ensemble=False))

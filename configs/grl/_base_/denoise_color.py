@@ -2,6 +2,7 @@
 # batch 8 in total, AdamW lr 1e-4, 225k iterations halved at 100k/150k/175k/200k). Training GT:
 # DIV2K + Flickr2K + BSD400 + WED in one folder; noise is added on the fly. Test: CBSD68 (default),
 # Kodak24, McMaster, Urban100 with fixed noise (seed 0). Layout: docs/restoration.md.
+_base_ = ['./schedule_225k.py']
 sigma = 15
 patch = 256
 train_pipeline = [
@@ -31,10 +32,3 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = [dict(type='PSNR', crop_border=0), dict(type='SSIM', crop_border=0)]  # RGB, whole image
 test_evaluator = val_evaluator
-
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=225000, val_interval=5000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
-param_scheduler = [dict(type='MultiStepLR', by_epoch=False, milestones=[100000, 150000, 175000, 200000],
-                        gamma=0.5)]

@@ -2,6 +2,7 @@
 # 288 px patches, batch 8 in total, Charbonnier loss, AdamW lr 1e-4, 175k iterations halved at
 # 50k/100k/125k/150k). Training GT: DIV2K + Flickr2K + BSD400 + WED in one folder, JPEG (OpenCV) on
 # the fly. Test: LIVE1 (default), BSD500 test split. Layout: docs/restoration.md.
+_base_ = ['./schedule_225k.py']
 quality = 10
 patch = 288
 train_pipeline = [
@@ -32,9 +33,6 @@ test_dataloader = val_dataloader
 val_evaluator = [dict(type='PSNR', crop_border=0), dict(type='SSIM', crop_border=0)]
 test_evaluator = val_evaluator
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=175000, val_interval=5000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
+train_cfg = dict(max_iters=175000)  # shorter than SR / denoising, halved earlier
 param_scheduler = [dict(type='MultiStepLR', by_epoch=False, milestones=[50000, 100000, 125000, 150000],
                         gamma=0.5)]

@@ -1,6 +1,7 @@
 # Classical SR x4 data (official GRL sr experiment: DF2K with the bicubic LR folders, LR patches of
 # 256 px, batch 8 in total, AdamW lr 1e-4, 225k iterations halved at 100k/150k/175k/200k).
 # Layout: see docs/restoration.md.
+_base_ = ['./schedule_225k.py']
 scale = 4
 lq_patch = 256
 train_pipeline = [
@@ -39,10 +40,3 @@ test_dataloader = val_dataloader
 val_evaluator = [dict(type='PSNR', crop_border=scale, convert_to='y'),
                  dict(type='SSIM', crop_border=scale, convert_to='y')]
 test_evaluator = val_evaluator
-
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=225000, val_interval=5000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
-param_scheduler = [dict(type='MultiStepLR', by_epoch=False, milestones=[100000, 150000, 175000, 200000],
-                        gamma=0.5)]
