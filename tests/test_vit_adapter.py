@@ -336,6 +336,21 @@ def test_deit_checkpoint_initialises_the_vit_part(tmp_path):
     assert torch.all(m.interactions[0].injector.gamma == 0)
 
 
+def test_checkpoint_of_another_pretrain_size_resizes_position_embeddings(tmp_path):
+    """A 224-px DeiT checkpoint (14x14 grid + class entry) into a 384-px model (24x24): the grid is
+    resized bicubically, the class entry kept."""
+    import timm
+    ref = randomize_(timm.create_model('deit_tiny_patch16_224', pretrained=False), seed=8)
+    path = tmp_path / 'deit_tiny_patch16_224.pth'
+    torch.save({'model': ref.state_dict()}, path)
+    m = ViT('tiny', img_size=384, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    m.init_weights()
+    grid = ref.pos_embed[:, 1:].detach().reshape(1, 14, 14, -1).permute(0, 3, 1, 2)
+    want = torch.nn.functional.interpolate(grid, size=(24, 24), mode='bicubic', align_corners=False)
+    torch.testing.assert_close(m.pos_embed[:, 1:], want.flatten(2).transpose(1, 2))
+    torch.testing.assert_close(m.pos_embed[:, :1], ref.pos_embed[:, :1].detach())
+
+
 def test_released_adapter_checkpoint_loads(tmp_path):
     """An official release: an mmdet 2.x checkpoint whose model is saved under ``state_dict`` with
     ``backbone.`` / ``neck.`` / ``roi_head.`` keys and the conv-FFN as ``ffn.dwconv.dwconv``."""

@@ -245,12 +245,11 @@ class ViT(BaseBackbone):
     def _adapt_shapes(self, sd, own):
         if 'pos_embed' in sd and sd['pos_embed'].shape != own['pos_embed'].shape:
             sd = dict(sd)
-            grid_tokens = own['pos_embed'].shape[1] - self.num_extra_tokens
-            sd['pos_embed'] = adapt_pos_embed(sd['pos_embed'], grid_tokens, self.pretrain_grid)
+            sd['pos_embed'] = adapt_pos_embed(sd['pos_embed'], self.pretrain_grid)
         return super()._adapt_shapes(sd, own)
 
 
-def adapt_pos_embed(pos_embed: torch.Tensor, grid_tokens: int, grid_hw: Tuple[int, int]) -> torch.Tensor:
+def adapt_pos_embed(pos_embed: torch.Tensor, grid_hw: Tuple[int, int]) -> torch.Tensor:
     """A checkpoint's ``(1, extra + h*w, C)`` position embedding (square grid, 0-2 extra tokens)
     -> one class entry plus the ``grid_hw`` grid."""
     n = pos_embed.shape[1]
