@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import attention
+from .window import shifted_window_labels
 
 __all__ = ['cpb_coords_table', 'cpb_index', 'grid_shift_mask', 'CosineAttentionCPB']
 
@@ -57,28 +58,10 @@ def cpb_index(query: Sequence[int], key: Sequence[int]) -> torch.Tensor:
     return _index(tuple(int(s) for s in query), tuple(int(s) for s in key))
 
 
-def _region_labels(length: int, window: int, shift: int) -> torch.Tensor:
-    """Which of the (up to) three regions of a cyclically shifted axis each position came from."""
-    label = torch.zeros(length, dtype=torch.long)
-    if shift > 0:
-        label[length - window:length - shift] = 1
-        label[length - shift:] = 2
-    return label
-
-
-def _window_labels(size, window, shift) -> torch.Tensor:
-    lh = _region_labels(size[0], window[0], shift[0])
-    lw = _region_labels(size[1], window[1], shift[1])
-    labels = (lh[:, None] * 3 + lw[None, :])  # (H, W)
-    H, W = size
-    labels = labels.view(H // window[0], window[0], W // window[1], window[1]).permute(0, 2, 1, 3)
-    return labels.reshape(-1, window[0] * window[1])  # (num_windows, N)
-
-
 @lru_cache(maxsize=64)
 def _grid_mask(size, window, shift, anchor_size, anchor_window, anchor_shift, anchor_first):
-    q = _window_labels(size, window, shift)
-    k = _window_labels(anchor_size, anchor_window, anchor_shift)
+    q = shifted_window_labels(*size, window, shift)
+    k = shifted_window_labels(*anchor_size, anchor_window, anchor_shift)
     if anchor_first:
         q, k = k, q
     return (q[:, :, None] != k[:, None, :]).float() * -100.0

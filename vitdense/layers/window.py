@@ -45,20 +45,30 @@ def window_reverse(windows: torch.Tensor, window_size: Size2, H: int, W: int) ->
     return x.reshape(-1, H, W, C)
 
 
+def _region_labels(length: int, window: int, shift: int) -> torch.Tensor:
+    """Which of the (up to) three regions of an axis rolled by ``-shift`` each position came from."""
+    label = torch.zeros(length, dtype=torch.long)
+    if shift > 0:
+        label[length - window:length - shift] = 1
+        label[length - shift:] = 2
+    return label
+
+
+def shifted_window_labels(H: int, W: int, window_size: Size2, shift_size: Size2) -> torch.Tensor:
+    """Region label ``(num_windows, wh * ww)`` of every token of the windows of an ``H x W`` map
+    (already padded) rolled by ``-shift_size``: tokens with different labels came from different
+    image regions and must not attend to each other. A 0 shift gives one region on that axis."""
+    wh, ww = to_2tuple(window_size)
+    sh, sw = to_2tuple(shift_size)
+    labels = _region_labels(H, wh, sh)[:, None] * 3 + _region_labels(W, ww, sw)[None, :]
+    return window_partition(labels[None, :, :, None], (wh, ww)).squeeze(-1)
+
+
 @lru_cache(maxsize=32)
 def _shift_mask(H: int, W: int, wh: int, ww: int, sh: int, sw: int, device: torch.device,
                 dtype: torch.dtype, fill: float) -> torch.Tensor:
-    region = torch.zeros(1, H, W, 1, device=device)
-    cnt = 0
-    rows = (slice(0, -wh), slice(-wh, -sh), slice(-sh, None)) if sh else (slice(None),)
-    cols = (slice(0, -ww), slice(-ww, -sw), slice(-sw, None)) if sw else (slice(None),)
-    for hs in rows:
-        for ws in cols:
-            region[:, hs, ws, :] = cnt
-            cnt += 1
-    win = window_partition(region, (wh, ww)).squeeze(-1)  # (nW, N)
-    mask = win.unsqueeze(1) - win.unsqueeze(2)
-    return mask.ne(0).to(dtype) * fill
+    win = shifted_window_labels(H, W, (wh, ww), (sh, sw)).to(device)
+    return (win.unsqueeze(1) != win.unsqueeze(2)).to(dtype) * fill
 
 
 def shifted_window_mask(H: int, W: int, window_size: Size2, shift_size: Size2, device=None,
