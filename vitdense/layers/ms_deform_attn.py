@@ -9,6 +9,7 @@ padding, the kernel's convention). No separate extension has to be compiled.
 """
 import math
 import warnings
+from functools import lru_cache
 from typing import List, Sequence, Tuple
 
 import torch
@@ -18,15 +19,17 @@ from mmcv.ops.multi_scale_deform_attn import (MultiScaleDeformableAttnFunction,
                                               multi_scale_deformable_attn_pytorch)
 
 
-def _kernel_available(t: torch.Tensor) -> bool:
-    if t.device.type != 'cuda':
-        return False
+@lru_cache(maxsize=1)
+def _mmcv_has_kernel() -> bool:
     try:
         from mmcv.utils import ext_loader
-        ext = ext_loader.load_ext('_ext', ['ms_deform_attn_forward'])
-        return hasattr(ext, 'ms_deform_attn_forward')
+        return hasattr(ext_loader.load_ext('_ext', ['ms_deform_attn_forward']), 'ms_deform_attn_forward')
     except Exception:  # mmcv built without CUDA ops
         return False
+
+
+def _kernel_available(t: torch.Tensor) -> bool:
+    return t.device.type == 'cuda' and _mmcv_has_kernel()
 
 
 def ms_deform_attn(value: torch.Tensor, spatial_shapes: torch.Tensor, level_start_index: torch.Tensor,
