@@ -1,6 +1,8 @@
 """What every family's backbone shares: arch-zoo lookup, output-index checks, freezing, and
 loading official checkpoints through the family's converter."""
-from typing import Callable, Dict, Iterable, Optional, Sequence, Union
+import sys
+from abc import abstractmethod
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -61,22 +63,38 @@ def strip_prefixes(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tenso
     return state_dict
 
 
-class BaseBackbone(BaseModule):
-    """Base of the vitdense backbones.
+# a checkpoint whose tensors, matched by name, hold less of the model's weights than this is refused
+MIN_COVERED = 0.01
 
-    Sub-classes set ``converter`` (the family's ``convert_<family>_checkpoint``) and implement
-    ``_freeze_stages``. ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` accepts the official
-    release, our own format and mmdet/mmseg/mmpretrain/timm-format checkpoints where the converter
-    knows them; missing and unexpected keys are reported, and a checkpoint that matches nothing
-    is an error.
+
+class PretrainedLoaderMixin:
+    """``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix=..., map_location=...])`` through
+    the class's ``converter``: read (``weights_only`` kept on), unwrap, convert, adapt shapes, load
+    non-strictly, report missing/unexpected keys, and refuse a checkpoint that matches nothing.
+
+    Shared by the dense backbones (``BaseBackbone``) and models that are not backbones (GRL), so that
+    every checkpoint of the package goes one route. The class body declares ``converter``: a function
+    ``state_dict -> state_dict`` (``staticmethod(fn)``) or, when the function is defined further down
+    the same module, its name as a string, looked up in the class's module on first use.
     """
 
-    converter: Optional[Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]] = None
+    converter: Union[None, str, Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]] = None
 
-    @property
-    def out_channels(self) -> list:
-        """Channels of each returned map; families set ``num_features`` and ``out_indices``."""
-        return [self.num_features[i] for i in self.out_indices]
+    @classmethod
+    def family(cls) -> str:
+        """The family name used in messages: the class name."""
+        return cls.__name__
+
+    @classmethod
+    def get_converter(cls) -> Optional[Callable]:
+        conv = cls.converter
+        if isinstance(conv, str):
+            fn = getattr(sys.modules[cls.__module__], conv, None)
+            if not callable(fn):
+                raise TypeError(f'{cls.__name__}.converter names {conv!r}, which is not a function of '
+                                f'{cls.__module__}; declare converter = staticmethod(fn) or a valid name')
+            return fn
+        return conv
 
     def init_weights(self):
         cfg = self.init_cfg
@@ -94,28 +112,38 @@ class BaseBackbone(BaseModule):
         return CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location,
                                                 logger=MMLogger.get_current_instance())
 
+    def _unwrap(self, ckpt: dict) -> Dict[str, torch.Tensor]:
+        """Checkpoint contents -> the weights the converter takes."""
+        return strip_prefixes(ckpt)
+
     def load_pretrained(self, checkpoint: str, prefix: Optional[str] = None, map_location='cpu'):
         logger = MMLogger.get_current_instance()
+        name = self.family()
         ckpt = self._read_checkpoint(checkpoint, map_location)
         if prefix:
             sd = strip_prefixes(ckpt) if 'state_dict' in ckpt or 'model' in ckpt else ckpt
             p = prefix if prefix.endswith('.') else prefix + '.'
             sd = {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}
             if not sd:
-                raise RuntimeError(f'no key of {checkpoint} starts with prefix {prefix!r}')
+                raise RuntimeError(f'{name}: no key of {checkpoint} starts with prefix {prefix!r}')
         else:
-            sd = strip_prefixes(ckpt)
-        if type(self).converter is not None:
-            sd = type(self).converter(sd)
+            sd = self._unwrap(ckpt)
+        converter = type(self).get_converter()
+        if converter is not None:
+            sd = converter(sd)
         own = self.state_dict()
-        sd = self._adapt_shapes(sd, own)
-        result = self.load_state_dict(sd, strict=False)
-        matched = len(set(sd) & set(own))
-        if matched == 0:
-            raise RuntimeError(f'{type(self).__name__}: no parameter of {checkpoint} matches this model; '
+        # by name, before any resizing: a foreign family often shares only output-norm names
+        shared = set(sd) & set(own)
+        total = sum(v.numel() for v in own.values()) or 1
+        covered = sum(own[k].numel() for k in shared) / total
+        if covered < MIN_COVERED:
+            raise RuntimeError(f'{name}: no parameter of {checkpoint} matches this model (the '
+                               f'{len(shared)} tensors sharing a name hold {covered:.2%} of its weights); '
                                f'is it a checkpoint of another family? first keys: {list(sd)[:5]}')
-        print_log(f'{type(self).__name__}: loaded {matched}/{len(own)} tensors from {checkpoint}',
-                  logger=logger)
+        sd = self._adapt_shapes(sd, own)
+        matched = len(set(sd) & set(own))
+        result = self.load_state_dict(sd, strict=False)
+        print_log(f'{name}: loaded {matched}/{len(own)} tensors from {checkpoint}', logger=logger)
         if result.missing_keys:
             print_log(f'missing keys (left at their initial values): {result.missing_keys}', logger=logger,
                       level=30)
@@ -127,12 +155,53 @@ class BaseBackbone(BaseModule):
         """Hook for families to resize position tables/embeddings of another input or window size."""
         for k, v in sd.items():
             if k in own and own[k].shape != v.shape:
-                raise RuntimeError(f'{type(self).__name__}: checkpoint tensor {k} has shape {tuple(v.shape)}, '
+                raise RuntimeError(f'{self.family()}: checkpoint tensor {k} has shape {tuple(v.shape)}, '
                                    f'the model expects {tuple(own[k].shape)}; check arch and window settings')
         return sd
 
+
+class BaseBackbone(PretrainedLoaderMixin, BaseModule):
+    """Base of the vitdense dense backbones; the contract every family fulfils
+    (docs/adding_a_family.md, checked for every registered backbone by tests/test_backbone_contract.py):
+
+    - the class body declares ``converter`` (see ``PretrainedLoaderMixin``) and ``arch_zoo``;
+    - ``__init__`` sets ``num_features`` (channels of every stage / block that ``out_indices`` can
+      pick) and ``out_indices``; ``stage_strides`` (class attribute, or property where it depends on
+      arguments) gives each stage's reduction, (4, 8, 16, 32) by default;
+    - ``forward`` returns one map per ``out_indices`` entry, of ``feature_info``'s channels and of
+      size ``ceil(H / reduction) x ceil(W / reduction)`` for any input size;
+    - ``_freeze_stages`` (abstract) freezes what ``frozen_stages`` documents and keeps it in eval
+      mode under ``train()``; ``with_cp`` changes memory, never outputs or gradients.
+
+    ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` accepts the official release, our own
+    format and mmdet/mmseg/mmpretrain/timm-format checkpoints where the converter knows them.
+    """
+
+    stage_strides: Sequence[int] = (4, 8, 16, 32)
+
+    @property
+    def feature_info(self) -> List[dict]:
+        """One dict per returned map, in forward's order (timm's spirit): ``num_chs`` (channels),
+        ``reduction`` (stride w.r.t. the input) and ``index`` (the stage / block it comes from)."""
+        strides = list(self.stage_strides)
+        if len(strides) != len(self.num_features):
+            raise RuntimeError(f'{self.family()}: stage_strides {strides} and num_features '
+                               f'{list(self.num_features)} must have one entry per stage')
+        return [dict(num_chs=int(self.num_features[i]), reduction=int(strides[i]), index=int(i))
+                for i in self.out_indices]
+
+    @property
+    def out_channels(self) -> list:
+        """Channels of each returned map (``feature_info``'s ``num_chs``)."""
+        return [f['num_chs'] for f in self.feature_info]
+
+    @property
+    def out_strides(self) -> list:
+        return [f['reduction'] for f in self.feature_info]
+
+    @abstractmethod
     def _freeze_stages(self):
-        raise NotImplementedError
+        """Freeze (``requires_grad=False`` and eval mode) what ``frozen_stages`` documents."""
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -166,6 +166,7 @@ class BiFormer(BaseBackbone):
             and detection/segmentation checkpoints are converted on load.
     """
 
+    converter = 'convert_biformer_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'tiny': dict(embed_dims=(64, 128, 256, 512), depths=(2, 2, 8, 2)),
         'small': dict(embed_dims=(64, 128, 256, 512), depths=(4, 4, 18, 4)),
@@ -286,6 +287,3 @@ def convert_biformer_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str
         last = max(int(k.split('.')[1]) for k in out if k.startswith('stages.'))
         out = {(f'norm{last}.' + k[len('norm.'):] if k.startswith('norm.') else k): v for k, v in out.items()}
     return out
-
-
-BiFormer.converter = staticmethod(convert_biformer_checkpoint)

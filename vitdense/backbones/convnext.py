@@ -105,6 +105,7 @@ class ConvNeXt(BaseBackbone):
             mmpretrain/mmdet/mmseg checkpoints are converted on load.
     """
 
+    converter = 'convert_convnext_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'tiny': dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)),
         'small': dict(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768)),
@@ -222,6 +223,3 @@ def convert_convnext_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str
         out[f'norm{last}.weight'] = out.pop('norm.weight')
         out[f'norm{last}.bias'] = out.pop('norm.bias')
     return out
-
-
-ConvNeXt.converter = staticmethod(convert_convnext_checkpoint)

@@ -294,6 +294,7 @@ class DAT(BaseBackbone):
             checkpoints, converted on load.
     """
 
+    converter = 'convert_dat_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     plus_plus = False
     arch_zoo = {
         'tiny': dict(dims=(96, 192, 384, 768), heads=(3, 6, 12, 24), groups=(-1, -1, 3, 6),
@@ -443,6 +444,3 @@ def convert_dat_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, tor
         k = k.replace('.linear1.0.', '.linear1.').replace('.linear2.0.', '.linear2.')
         out[k] = v
     return out
-
-
-DAT.converter = staticmethod(convert_dat_checkpoint)

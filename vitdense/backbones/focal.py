@@ -262,6 +262,7 @@ class FocalTransformer(BaseBackbone):
             (``focal-tiny-is224-ws7.pth``, ...), converted on load.
     """
 
+    converter = 'convert_focal_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
         'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
@@ -363,6 +364,3 @@ def convert_focal_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
         for p in ('weight', 'bias'):
             out[f'norm{last}.{p}'] = out.pop(f'norm.{p}')
     return out
-
-
-FocalTransformer.converter = staticmethod(convert_focal_checkpoint)

@@ -246,6 +246,7 @@ class GCViT(BaseBackbone):
             checkpoints are converted on load and their bias tables resized to the window.
     """
 
+    converter = 'convert_gcvit_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'xxtiny': dict(embed_dims=64, depths=(2, 2, 6, 2), num_heads=(2, 4, 8, 16), mlp_ratio=3),
         'xtiny': dict(embed_dims=64, depths=(3, 4, 6, 5), num_heads=(2, 4, 8, 16), mlp_ratio=3),
@@ -393,6 +394,3 @@ def convert_gcvit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
         sd[f'norm{last}.weight'] = sd.pop('norm.weight')
         sd[f'norm{last}.bias'] = sd.pop('norm.bias')
     return sd
-
-
-GCViT.converter = staticmethod(convert_gcvit_checkpoint)

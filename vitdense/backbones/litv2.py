@@ -214,6 +214,7 @@ class LITv2(BaseBackbone):
             detection/segmentation checkpoint, converted on load.
     """
 
+    converter = 'convert_litv2_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'small': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
         'medium': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
@@ -309,6 +310,3 @@ def convert_litv2_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
         for p in ('weight', 'bias'):
             out[f'norm{last}.{p}'] = out.pop(f'norm.{p}')
     return out
-
-
-LITv2.converter = staticmethod(convert_litv2_checkpoint)

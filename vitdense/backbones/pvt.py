@@ -124,6 +124,7 @@ class PVT(_PVTBase):
             or detection) and mmdet checkpoints are converted on load.
     """
 
+    converter = 'convert_pvt_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'tiny': dict(embed_dims=_WIDE, depths=(2, 2, 2, 2), num_heads=_HEADS, mlp_ratios=(8, 8, 4, 4),
                      sr_ratios=(8, 4, 2, 1)),
@@ -219,6 +220,7 @@ class PVTv2(_PVTBase):
             checkpoints are converted on load.
     """
 
+    converter = 'convert_pvtv2_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'b0': dict(embed_dims=(32, 64, 160, 256), depths=(2, 2, 2, 2), num_heads=_HEADS,
                    mlp_ratios=(8, 8, 4, 4), sr_ratios=(8, 4, 2, 1)),
@@ -360,7 +362,3 @@ def convert_pvtv2_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
         k = re.sub(r'^stages\.(\d+)\.norm\.', lambda m: f'norm{int(m.group(1)) + 1}.', k)
         out[k] = v
     return out
-
-
-PVT.converter = staticmethod(convert_pvt_checkpoint)
-PVTv2.converter = staticmethod(convert_pvtv2_checkpoint)

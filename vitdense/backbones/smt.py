@@ -183,6 +183,7 @@ class SMT(BaseBackbone):
             (classification and dense) are converted on load.
     """
 
+    converter = 'convert_smt_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     _default = dict(ca_num_heads=(4, 4, 4, -1), sa_num_heads=(-1, -1, 8, 16), ca_attentions=(1, 1, 1, 0))
     arch_zoo = {
         'tiny': dict(embed_dims=(64, 128, 256, 512), depths=(2, 2, 8, 1), mlp_ratios=(4, 4, 4, 2),
@@ -273,6 +274,3 @@ def convert_smt_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, tor
         k = k.replace('.attn.dw_conv.', '.attn.local_conv.')
         out[k.replace('.mlp.dwconv.dwconv.', '.mlp.dwconv.')] = v
     return out
-
-
-SMT.converter = staticmethod(convert_smt_checkpoint)

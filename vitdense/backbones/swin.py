@@ -133,6 +133,7 @@ class SwinTransformer(BaseBackbone):
             mmseg and mmpretrain checkpoints are converted on load.
     """
 
+    converter = 'convert_swin_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
         'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
@@ -278,6 +279,3 @@ def convert_swin_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, to
         n = int(round(v.shape[1] ** 0.5))
         sd['absolute_pos_embed'] = v.transpose(1, 2).reshape(1, v.shape[2], n, n)
     return sd
-
-
-SwinTransformer.converter = staticmethod(convert_swin_checkpoint)

@@ -329,6 +329,7 @@ class TransNeXt(BaseBackbone):
         init_cfg: ``dict(type='Pretrained', checkpoint=...)`` loads the official releases.
     """
 
+    converter = 'convert_transnext_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'micro': dict(embed_dims=(48, 96, 192, 384), depths=(2, 2, 15, 2), num_heads=(2, 4, 8, 16)),
         'tiny': dict(embed_dims=(72, 144, 288, 576), depths=(2, 2, 15, 2), num_heads=(3, 6, 12, 24)),
@@ -476,6 +477,3 @@ def convert_transnext_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[st
             continue
         out[k.replace('.mlp.dwconv.dwconv.', '.mlp.dwconv.')] = v
     return out
-
-
-TransNeXt.converter = staticmethod(convert_transnext_checkpoint)

@@ -116,6 +116,7 @@ class TwinsPCPVT(BaseBackbone):
             checkpoints are converted on load.
     """
 
+    converter = 'convert_twins_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'small': dict(embed_dims=(64, 128, 320, 512), depths=(3, 4, 6, 3), num_heads=(1, 2, 5, 8),
                       mlp_ratios=(8, 8, 4, 4), sr_ratios=(8, 4, 2, 1)),
@@ -222,6 +223,7 @@ class TwinsSVT(TwinsPCPVT):
         Others: as :class:`TwinsPCPVT`.
     """
 
+    converter = 'convert_twins_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'small': dict(embed_dims=(64, 128, 256, 512), depths=(2, 2, 10, 4), num_heads=(2, 4, 8, 16),
                       mlp_ratios=(4, 4, 4, 4), sr_ratios=(8, 4, 2, 1), window_sizes=(7, 7, 7, 7)),
@@ -284,7 +286,3 @@ def convert_twins_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
             k = f'norm{last}.' + k[len('norm.'):]
         out[re.sub(r'^norm_list\.(\d+)\.', r'norm\1.', k)] = v
     return out
-
-
-TwinsPCPVT.converter = staticmethod(convert_twins_checkpoint)
-TwinsSVT.converter = staticmethod(convert_twins_checkpoint)

@@ -135,6 +135,7 @@ class ViT(BaseBackbone):
             checkpoints are converted on load.
     """
 
+    converter = 'convert_vit_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'tiny': dict(embed_dims=192, depth=12, num_heads=3),
         'small': dict(embed_dims=384, depth=12, num_heads=6),
@@ -145,6 +146,10 @@ class ViT(BaseBackbone):
                      'l': arch_zoo['large'], 'deit-tiny': arch_zoo['tiny'], 'deit-small': arch_zoo['small'],
                      'deit-base': arch_zoo['base']})
     num_extra_tokens = 1
+
+    @property
+    def stage_strides(self):  # every block's map is the patch grid
+        return (self.patch_size, ) * self.depth
 
     def __init__(self, arch='base', img_size=224, patch_size=16, in_channels=3, qkv_bias=True, drop_rate=0.0,
                  attn_drop_rate=0.0, drop_path_rate=0.0, layer_scale=False, window_attn=False, window_size=14,
@@ -356,6 +361,3 @@ def convert_vit_npz(arrays: Dict[str, Any]) -> Dict[str, torch.Tensor]:
             out[f'{dst}mlp.fc{j + 1}.bias'] = get(f'{src}MlpBlock_3/Dense_{j}/bias')
         i += 1
     return out
-
-
-ViT.converter = staticmethod(convert_vit_checkpoint)

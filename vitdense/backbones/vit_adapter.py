@@ -170,6 +170,8 @@ class ViTAdapter(ViT):
             initialisation) or a released ViT-Adapter checkpoint.
     """
 
+    converter = 'convert_vit_adapter_checkpoint'  # defined below the class; see PretrainedLoaderMixin
+    stage_strides = (4, 8, 16, 32)  # the spatial pyramid, not the ViT's patch grid
     _dense = dict(interaction_indexes=((0, 2), (3, 5), (6, 8), (9, 11)))
     arch_zoo = {
         'tiny': dict(embed_dims=192, depth=12, num_heads=3, deform_num_heads=6, deform_ratio=1.0, **_dense),
@@ -302,6 +304,3 @@ def convert_vit_adapter_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[
     stripped) or a plain ViT checkpoint (DeiT, timm/AugReg, mmpretrain) to ours."""
     sd = convert_vit_checkpoint(state_dict)
     return {k.replace('.ffn.dwconv.dwconv.', '.ffn.dwconv.'): v for k, v in sd.items()}
-
-
-ViTAdapter.converter = staticmethod(convert_vit_adapter_checkpoint)
