@@ -173,6 +173,28 @@ def test_with_cp_same_gradients():
         torch.testing.assert_close(p1.grad, p2.grad, atol=1e-6, rtol=1e-4, msg=n)
 
 
+def test_official_checkpoint_loads_through_init_cfg(tmp_path):
+    """The backbones' route: init_cfg -> read (weights_only) -> convert_grl_checkpoint -> load."""
+    data = torch.load(FIXTURE, weights_only=True)['sr3_groups']
+    path = tmp_path / 'grl_official.ckpt'
+    torch.save({'state_dict': data['state_dict'], 'epoch': 3}, path)  # Lightning layout, 'model.' keys
+    model = MODELS.build(dict(type='vitdense.GRL', **FIXTURE_MODELS['sr3_groups'],
+                              init_cfg=dict(type='Pretrained', checkpoint=str(path))))
+    model.init_weights()
+    expected = GRL(**FIXTURE_MODELS['sr3_groups'])
+    expected.load_state_dict(convert_grl_checkpoint(data), strict=True)
+    want, got = expected.state_dict(), model.state_dict()
+    assert sorted(want) == sorted(got)
+    assert all(torch.equal(want[k], got[k]) for k in want)
+    # a checkpoint of a dense backbone is refused, as for the backbones
+    from vitdense.backbones import SwinTransformer
+    torch.save({'state_dict': SwinTransformer('tiny').state_dict()}, tmp_path / 'swin.pth')
+    swin = dict(type='Pretrained', checkpoint=str(tmp_path / 'swin.pth'))
+    other = GRL(**FIXTURE_MODELS['sr3_groups'], init_cfg=swin)
+    with pytest.raises(ValueError, match='no GRL weights'):
+        other.init_weights()
+
+
 def test_registry_and_bad_arguments():
     m = MODELS.build(dict(type='vitdense.GRL', arch='tiny', upscale=3))
     assert isinstance(m, GRL) and m.upscale == 3

@@ -27,6 +27,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mmengine.model import BaseModule
+
+from vitdense.backbones.base import PretrainedLoaderMixin
 from vitdense.layers.checkpoint import maybe_checkpoint
 from vitdense.layers.cpb import CosineAttentionCPB, cpb_coords_table, cpb_index, grid_shift_mask
 from vitdense.layers.drop import DropPath, drop_path_rates
@@ -285,7 +288,7 @@ def _resolve_arch(arch) -> dict:
 
 
 @MODELS.register_module()
-class GRL(nn.Module):
+class GRL(PretrainedLoaderMixin, BaseModule):
     """GRL restoration network.
 
     Args:
@@ -301,13 +304,19 @@ class GRL(nn.Module):
         anchor_window_down_factor: anchor down-sampling (avg-pool) factor.
         img_range: the network works on ``(x - mean) * img_range``.
         with_cp: activation checkpointing per block.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads an official GRL release (Lightning
+            ``.ckpt`` or bare state_dict) or our own checkpoint through ``convert_grl_checkpoint``, the
+            same route as the backbones (``PretrainedLoaderMixin``).
     """
+
+    converter = 'convert_grl_checkpoint'  # defined below the class
 
     def __init__(self, arch='T', upscale: int = 4, in_channels: int = 3, out_channels: Optional[int] = None,
                  upsampler: Optional[str] = None, img_range: float = 1.0, qkv_bias: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 num_out_feats: int = 64, with_cp: bool = False, **overrides):
-        super().__init__()
+                 num_out_feats: int = 64, with_cp: bool = False, init_cfg: Optional[dict] = None,
+                 **overrides):
+        super().__init__(init_cfg=init_cfg)
         cfg = _resolve_arch(arch)
         unknown = set(overrides) - set(GRL_ARCHS['T'])
         if unknown:
@@ -378,6 +387,9 @@ class GRL(nn.Module):
         else:
             self.conv_last = nn.Conv2d(embed_dim, out_channels, 3, padding=1)
         init_linear_and_layernorm_(self)
+
+    def _unwrap(self, ckpt: dict) -> Dict[str, torch.Tensor]:
+        return ckpt  # convert_grl_checkpoint unwraps Lightning / BasicSR containers and prefixes
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[-2:]

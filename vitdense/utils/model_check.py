@@ -17,14 +17,25 @@ def _is_ours(backbone_cfg) -> bool:
     return isinstance(t, type) and t.__module__.startswith('vitdense.')
 
 
-def backbone_out_channels(backbone_cfg) -> List[int]:
-    """Channels of each returned feature map of a vitdense backbone config (built without weights)."""
+def backbone_feature_info(backbone_cfg) -> List[dict]:
+    """``feature_info`` (channels ``num_chs`` and stride ``reduction`` of each returned map) of a
+    vitdense backbone config.
+
+    The channels are only known from an instance (each family resolves its arch, custom dicts
+    included, in ``__init__``), so the backbone is built once here, without weights (``init_cfg``
+    dropped, ``init_weights`` not called, no forward pass); the model build that follows builds it again.
+    """
     from vitdense.registry import MODELS
     cfg = copy.deepcopy(dict(backbone_cfg))
     cfg['init_cfg'] = None
     # keep the scoped name: under another default scope (mmdet, ...) a bare name would resolve there
     model = MODELS.build(cfg)
-    return list(model.out_channels)
+    return list(model.feature_info)
+
+
+def backbone_out_channels(backbone_cfg) -> List[int]:
+    """Channels of each returned feature map of a vitdense backbone config (``feature_info``)."""
+    return [f['num_chs'] for f in backbone_feature_info(backbone_cfg)]
 
 
 def _fail(what: str, declared, actual, backbone_type, hint: str):
