@@ -183,7 +183,8 @@ def test_checkpoint_of_another_family_is_refused(name, foreign_checkpoints):
     model = MODELS.get(name)(**_kwargs(name, init_cfg=dict(type='Pretrained',
                                                            checkpoint=foreign_checkpoints[other])))
     # refused by coverage, or (families sharing a stem layout) by the first mismatching shape
-    with pytest.raises(RuntimeError, match=rf'{name}: (no parameter .* another family|checkpoint tensor .* expects)'):
+    clear = rf'{name}: (no parameter .* another family|checkpoint tensor .* expects)'
+    with pytest.raises(RuntimeError, match=clear):
         model.init_weights()
 
 
