@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from vitdense.backbones.convnext import ConvNeXt, convert_convnext_checkpoint
 from vitdense.registry import MODELS
+from vitdense.testing import assert_features_close
 from vitdense.testing import (assert_same_outputs_and_grads, params_without_gradient,
                               randomize_, toy_training_run)
 
@@ -55,7 +56,7 @@ def test_equals_mmpretrain_given_same_weights(size):
     assert len(a) == len(b) == 4
     for fa, fb in zip(a, b):
         assert fa.shape == fb.shape
-        torch.testing.assert_close(fb, fa, atol=1e-5, rtol=1e-5)
+        assert_features_close(fb, fa)
 
 
 def test_equals_timm_stage_outputs_and_pooled_features():
@@ -74,9 +75,9 @@ def test_equals_timm_stage_outputs_and_pooled_features():
         pooled_ref = peer.forward_head(peer.forward_features(x), pre_logits=True)
         (pooled,) = cls(x)
     for fa, fb in zip(ref, got):
-        torch.testing.assert_close(fb, fa, atol=1e-5, rtol=1e-5)
+        assert_features_close(fb, fa)
     assert pooled.shape == (2, 768, 1, 1)
-    torch.testing.assert_close(pooled.flatten(1), pooled_ref, atol=1e-5, rtol=1e-5)
+    assert_features_close(pooled.flatten(1), pooled_ref)
 
 
 def test_official_classification_layout_loads_through_init_cfg(tmp_path):
@@ -108,7 +109,7 @@ def test_mmdet_format_checkpoint_with_prefix_loads(tmp_path):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         for a, b in zip(peer(x), ours(x)):
-            torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+            assert_features_close(b, a)
 
 
 def test_checkpoint_of_another_family_is_an_error(tmp_path):

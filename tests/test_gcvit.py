@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from vitdense.backbones.gcvit import GCViT, convert_gcvit_checkpoint
 from vitdense.registry import MODELS
+from vitdense.testing import assert_features_close
 from vitdense.testing import (assert_same_outputs_and_grads, params_without_gradient,
                               randomize_, toy_training_run)
 
@@ -60,7 +61,7 @@ def test_equals_official_detection_backbone(tmp_path):
     for i, o in enumerate(outs):
         ref = data['outputs'][str(i)]
         assert o.shape == ref.shape
-        torch.testing.assert_close(o, ref, atol=1e-5, rtol=1e-5)
+        assert_features_close(o, ref)
 
 
 def test_equals_timm_at_224_given_same_weights():
@@ -81,7 +82,7 @@ def test_equals_timm_at_224_given_same_weights():
         got = raw(x) + last(x)
     for fa, fb in zip(ref, got):
         assert fa.shape == fb.shape
-        torch.testing.assert_close(fb, fa, atol=1e-5, rtol=1e-5)
+        assert_features_close(fb, fa)
 
 
 def test_query_generator_follows_the_official_rule():

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from vitdense.backbones.litv2 import DeformConv2dPack, HiLo, LITv2, convert_litv2_checkpoint
 from vitdense.registry import MODELS
+from vitdense.testing import assert_features_close
 from vitdense.testing import assert_same_outputs_and_grads, params_without_gradient, randomize_
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'litv2_official_small.pt')
@@ -69,7 +70,7 @@ def test_equals_official_dense_backbone(official, local_ws, key, x):
     assert len(ref) in (3, 4)
     for got, exp in zip(outs, ref):
         assert got.shape == exp.shape
-        torch.testing.assert_close(got, exp, atol=1e-5, rtol=1e-5)
+        assert_features_close(got, exp)
 
 
 def test_equals_official_classifier(official):
@@ -83,7 +84,7 @@ def test_equals_official_classifier(official):
     with torch.no_grad():
         feat = m(_img(official['x_cls']))[0].mean((2, 3))
     logits = nn.functional.linear(feat, sd['head.weight'], sd['head.bias'])
-    torch.testing.assert_close(logits, official['logits'], atol=1e-5, rtol=1e-5)
+    assert_features_close(logits, official['logits'])
 
 
 def test_deform_conv_matches_mmcv_op():
@@ -215,7 +216,7 @@ def test_official_detection_checkpoint_loads(tmp_path, official):
     m.eval()
     with torch.no_grad():
         outs = m(_img(official['x_a']))
-    torch.testing.assert_close(outs[3], official['feats_a'][3], atol=1e-5, rtol=1e-5)
+    assert_features_close(outs[3], official['feats_a'][3])
 
 
 def test_checkpoint_of_another_family_is_an_error(tmp_path):
