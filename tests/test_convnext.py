@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from vitdense.backbones.convnext import ConvNeXt, convert_convnext_checkpoint
-from vitdense.testing import randomize_, toy_training_run
+from vitdense.testing import assert_features_close, randomize_, toy_training_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,7 +53,7 @@ def test_equals_mmpretrain_given_same_weights(size):
     assert len(a) == len(b) == 4
     for fa, fb in zip(a, b):
         assert fa.shape == fb.shape
-        torch.testing.assert_close(fb, fa, atol=1e-5, rtol=1e-5)
+        assert_features_close(fb, fa)
 
 
 def test_equals_timm_stage_outputs_and_pooled_features():
@@ -72,9 +72,9 @@ def test_equals_timm_stage_outputs_and_pooled_features():
         pooled_ref = peer.forward_head(peer.forward_features(x), pre_logits=True)
         (pooled,) = cls(x)
     for fa, fb in zip(ref, got):
-        torch.testing.assert_close(fb, fa, atol=1e-5, rtol=1e-5)
+        assert_features_close(fb, fa)
     assert pooled.shape == (2, 768, 1, 1)
-    torch.testing.assert_close(pooled.flatten(1), pooled_ref, atol=1e-5, rtol=1e-5)
+    assert_features_close(pooled.flatten(1), pooled_ref)
 
 
 def test_official_classification_layout_loads_through_init_cfg(tmp_path):
@@ -106,7 +106,7 @@ def test_mmdet_format_checkpoint_with_prefix_loads(tmp_path):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         for a, b in zip(peer(x), ours(x)):
-            torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+            assert_features_close(b, a)
 
 
 def test_bottom_right_pixels_are_not_dropped():

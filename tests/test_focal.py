@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from vitdense.backbones.focal import FocalTransformer, _neighbour_offsets, convert_focal_checkpoint
 from vitdense.registry import MODELS
+from vitdense.testing import assert_features_close
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'focal_official_small.pt')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,10 +82,10 @@ def test_equals_official_features_and_logits(official, size):
     for got, exp in zip(outs, official[f'feats_{size}']):
         got = got.flatten(2).transpose(1, 2)
         assert got.shape == exp.shape
-        torch.testing.assert_close(got, exp, atol=1e-5, rtol=1e-5)
+        assert_features_close(got, exp)
     sd = official['state_dict']
     logits = nn.functional.linear(feat, sd['head.weight'], sd['head.bias'])
-    torch.testing.assert_close(logits, official[f'logits_{size}'], atol=1e-5, rtol=1e-5)
+    assert_features_close(logits, official[f'logits_{size}'])
 
 
 def test_neighbour_keys_follow_the_official_rolls():

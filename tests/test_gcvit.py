@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from vitdense.backbones.gcvit import GCViT, convert_gcvit_checkpoint
-from vitdense.testing import params_without_gradient, randomize_, toy_training_run
+from vitdense.testing import assert_features_close, params_without_gradient, randomize_, toy_training_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGENET_WINDOWS = (7, 7, 14, 7)
@@ -58,7 +58,7 @@ def test_equals_official_detection_backbone(tmp_path):
     for i, o in enumerate(outs):
         ref = data['outputs'][str(i)]
         assert o.shape == ref.shape
-        torch.testing.assert_close(o, ref, atol=1e-5, rtol=1e-5)
+        assert_features_close(o, ref)
 
 
 def test_equals_timm_at_224_given_same_weights():
@@ -79,7 +79,7 @@ def test_equals_timm_at_224_given_same_weights():
         got = raw(x) + last(x)
     for fa, fb in zip(ref, got):
         assert fa.shape == fb.shape
-        torch.testing.assert_close(fb, fa, atol=1e-5, rtol=1e-5)
+        assert_features_close(fb, fa)
 
 
 def test_query_generator_follows_the_official_rule():

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from vitdense.testing import assert_features_close
 from vitdense.layers import (Attention, ConvMlp, DropPath, LayerNorm2d, Mlp, PatchEmbed, PatchMerging,
                              RelativePositionBias, attention, drop_path_rates, gather_relative_bias,
                              maybe_checkpoint, pad_to_multiple, relative_position_index,
@@ -23,9 +24,9 @@ def test_attention_matches_explicit_softmax_with_bias():
     torch.manual_seed(0)
     q, k, v = torch.randn(3, 2, 4, 10, 8).unbind(0)
     bias = torch.randn(4, 10, 10)
-    torch.testing.assert_close(attention(q, k, v, bias), reference_attention(q, k, v, bias), atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(attention(q, k, v, scale=0.3), reference_attention(q, k, v, scale=0.3),
-                               atol=1e-5, rtol=1e-5)
+    # one attention over 10 keys of 8 channels: fp32 reordering stays near 1e-7 of the scale
+    assert_features_close(attention(q, k, v, bias), reference_attention(q, k, v, bias), rel=1e-5)
+    assert_features_close(attention(q, k, v, scale=0.3), reference_attention(q, k, v, scale=0.3), rel=1e-5)
 
 
 def test_attention_module_grouped_bias_equals_materialised_bias():
@@ -36,7 +37,7 @@ def test_attention_module_grouped_bias_equals_materialised_bias():
     bias = torch.randn(G, 4, N, N)
     grouped = m(x, bias)
     full = m(x, bias.repeat(B // G, 1, 1, 1))
-    torch.testing.assert_close(grouped, full, atol=1e-6, rtol=1e-6)
+    assert_features_close(grouped, full, rel=1e-5)  # same values, other batching of the kernels
     # and the bias really changes the result
     assert not torch.allclose(grouped, m(x))
     with pytest.raises(ValueError, match='do not divide'):

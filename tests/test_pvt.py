@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from vitdense.backbones.pvt import PVT, PVTv2, convert_pvt_checkpoint, convert_pvtv2_checkpoint
-from vitdense.testing import params_without_gradient, randomize_, toy_training_run
+from vitdense.testing import assert_features_close, params_without_gradient, randomize_, toy_training_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,13 +52,6 @@ def _set_ln_eps(module, eps):
     return module
 
 
-def _assert_features_equal(ref, got, atol=1e-5, rtol=1e-5):
-    assert len(ref) == len(got)
-    for a, b in zip(ref, got):
-        assert a.shape == b.shape
-        torch.testing.assert_close(b, a, atol=atol, rtol=rtol)
-
-
 def test_pvt_equals_official_detection_model():
     """Fixture ``tests/data/pvt_official_small.pt``: the official PVT v1 *detection* backbone
     (whai362/PVT branch v1 @ 0e117e5f3b43e928615c90291ae4d758eb9296ca, ``detection/pvt.py``,
@@ -76,7 +69,7 @@ def test_pvt_equals_official_detection_model():
     for name in ('x_pretrain_size', 'x_resized'):
         with torch.no_grad():
             got = ours(data[name])
-        _assert_features_equal([data[f'{name}_out{i}'] for i in range(4)], got)
+        assert_features_close(got, [data[f'{name}_out{i}'] for i in range(4)])
 
 
 def mmdet_peer(version):
@@ -99,7 +92,7 @@ def test_pvt_equals_mmdet_given_same_weights(size):
     ours.eval()
     x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        _assert_features_equal(peer(x), ours(x))
+        assert_features_close(ours(x), peer(x))
 
 
 # mmdet's PVTv2 floors the key reduction like the official code: sr_pad=False reproduces it at odd sizes.
@@ -112,7 +105,7 @@ def test_pvtv2_equals_mmdet_given_same_weights(size):
     ours.eval()
     x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        _assert_features_equal(peer(x), ours(x))
+        assert_features_close(ours(x), peer(x))
 
 
 SMALL_LI = dict(embed_dims=(16, 32, 48, 64), depths=(1, 2, 1, 1), num_heads=(1, 2, 3, 4),
@@ -136,7 +129,7 @@ def test_pvtv2_equals_timm_given_same_weights(arch, size):
     ours.eval()
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        _assert_features_equal(peer.forward_intermediates(x, intermediates_only=True), ours(x))
+        assert_features_close(ours(x), peer.forward_intermediates(x, intermediates_only=True))
 
 
 def test_sr_pad_only_matters_off_multiples():
@@ -147,7 +140,7 @@ def test_sr_pad_only_matters_off_multiples():
     b.load_state_dict(a.state_dict())
     with torch.no_grad():
         x = torch.randn(1, 3, 128, 96)
-        _assert_features_equal(a(x), b(x), atol=0, rtol=0)
+        assert_features_close(b(x), a(x), rel=0, floor=0)
         x = torch.randn(1, 3, 100, 76)  # stage 1: 25x19, not a multiple of 8
         assert not torch.allclose(a(x)[0], b(x)[0], atol=1e-3)
 
@@ -287,7 +280,7 @@ def test_pvtv2_checkpoint_layouts_load(tmp_path, layout):
     x = torch.randn(1, 3, 96, 64)
     with torch.no_grad():
         ref = peer(x) if layout == 'mmdet' else peer.forward_intermediates(x, intermediates_only=True)
-        _assert_features_equal(ref, ours(x))
+        assert_features_close(ours(x), ref)
 
 
 def test_bad_arch_names_valid_ones():

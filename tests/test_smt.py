@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vitdense.backbones.smt import SMT, convert_smt_checkpoint
-from vitdense.testing import randomize_
+from vitdense.testing import assert_features_close, randomize_
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(ROOT, 'tests', 'data', 'smt_official_small.pt')
@@ -67,8 +67,8 @@ def test_dense_features_equal_official(official, key, head_conv, which):
     assert len(got) == 4
     for g, r in zip(got, official[key][f'feats_{which}']):
         assert g.shape == r.shape
-        # measured max difference 1.4e-6 (SDPA vs. explicit softmax)
-        torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-5)
+        # fp32 network vs. the official code (SDPA vs. explicit softmax): budget 1e-4 of the scale
+        assert_features_close(g, r)
 
 
 @pytest.mark.parametrize('key,head_conv', [('k3', 3), ('k7', 7)])
@@ -80,7 +80,7 @@ def test_classifier_logits_equal_official(official, key, head_conv):
     with torch.no_grad():
         feat = ours(official[key]['x_a'])[0]
     logits = F.linear(feat.flatten(2).mean(-1), sd['head.weight'], sd['head.bias'])
-    torch.testing.assert_close(logits, official[key]['logits_a'], atol=1e-5, rtol=1e-5)
+    assert_features_close(logits, official[key]['logits_a'])
 
 
 def test_official_checkpoint_files_load_through_init_cfg(official, tmp_path):
@@ -95,7 +95,7 @@ def test_official_checkpoint_files_load_through_init_cfg(official, tmp_path):
         m.init_weights()
         with torch.no_grad():
             for g, r in zip(m.eval()(official['k3']['x_b']), official['k3']['feats_b']):
-                torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-5)
+                assert_features_close(g, r)
 
 
 def test_hybrid_stage_alternates_sam_and_attention():

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from vitdense.backbones.transnext import (TransNeXt, convert_transnext_checkpoint, gather_cpb,
                                           interpolated_cpb, relative_coords_cpb)
-from vitdense.testing import randomize_
+from vitdense.testing import assert_features_close, randomize_
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, 'tests', 'data', 'transnext_official_small.pt')
@@ -58,8 +58,8 @@ def test_equals_official_dense_code(mode):
         for i, o in enumerate(outs):
             ref = data[f'{mode}_{tag}_out{i}']
             assert o.shape == ref.shape
-            # stages 1-3 are bit-identical; stage 4 uses fused attention: measured max diff 4.8e-7
-            torch.testing.assert_close(o, ref, atol=1e-5, rtol=1e-5)
+            # fp32 network vs. the official code (fused attention in stage 4): budget 1e-4 of the scale
+            assert_features_close(o, ref)
 
 
 def test_interpolation_equals_extrapolation_at_img_size():
@@ -94,8 +94,8 @@ def test_support_restricted_bias_equals_full_interpolation(trained, actual):
     ref = F.interpolate(ref, actual, mode='bilinear').reshape(heads, key[0] * key[1], -1).transpose(-1, -2)
     got = interpolated_cpb(bias_table, ih, iw, trained, key_t, actual, key)
     assert got.shape == ref.shape == (heads, actual[0] * actual[1], key[0] * key[1])
-    # the resize kernel vectorises over a different number of channels: measured max diff 6e-8
-    torch.testing.assert_close(got, ref, atol=1e-6, rtol=1e-6)
+    # one bilinear resize vs. two of the same sizes in another channel layout: fp32 reordering only
+    assert_features_close(got, ref, rel=1e-5)
 
 
 def test_cpb_table_matches_official_unique_construction():
@@ -218,7 +218,7 @@ def test_official_cuda_kernel_matches_pure_pytorch():
                 mod.use_kernel = False
         pure = m(x)
     for a, b in zip(kernel, pure):
-        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+        assert_features_close(a, b)
 
 
 @pytest.mark.slow

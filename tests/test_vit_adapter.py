@@ -9,7 +9,7 @@ import torch
 from vitdense.backbones.vit import ViT, convert_vit_checkpoint
 from vitdense.backbones.vit_adapter import ViTAdapter, convert_vit_adapter_checkpoint
 from vitdense.layers.ms_deform_attn import MSDeformAttn, ms_deform_attn
-from vitdense.testing import params_without_gradient, randomize_, toy_training_run
+from vitdense.testing import assert_features_close, params_without_gradient, randomize_, toy_training_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BN = dict(type='BN')
@@ -73,7 +73,7 @@ def test_vit_equals_timm_deit_given_same_weights():
     with torch.no_grad():
         want = ref.forward_features(x)[:, 1:]
         got = ours(x)[0].flatten(2).transpose(1, 2)
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert_features_close(got, want)
 
 
 def test_vit_equals_timm_layer_scale_model_given_same_weights():
@@ -91,7 +91,7 @@ def test_vit_equals_timm_layer_scale_model_given_same_weights():
     with torch.no_grad():
         want = ref.forward_features(x)[:, 1:]
         got = ours(x)[0].flatten(2).transpose(1, 2)
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert_features_close(got, want)
 
 
 def test_vit_equals_mmpretrain_given_same_weights():
@@ -104,7 +104,7 @@ def test_vit_equals_mmpretrain_given_same_weights():
     ours.load_state_dict(convert_vit_checkpoint(ref.state_dict()), strict=True)
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
-        torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=1e-5, rtol=1e-5)
+        assert_features_close(ours(x)[0], ref(x)[0])
 
 
 def _write_jax_vit_npz(path, dim=48, depth=2, heads=3, grid=4, seed=0):
@@ -150,7 +150,7 @@ def test_augreg_npz_checkpoint_equals_timm_loading_it(tmp_path):
     with torch.no_grad():
         want = ref.forward_features(x)[:, 1:]
         got = ours(x)[0].flatten(2).transpose(1, 2)
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert_features_close(got, want)
     # and into the adapter's ViT (class token and final norm unused there)
     adapter = ViTAdapter(dict(SMALL_ADAPTER, mlp_ratio=4), img_size=64, conv_inplane=16, norm_cfg=BN, layer_scale=False,
                          init_cfg=dict(type='Pretrained', checkpoint=path))
@@ -241,7 +241,7 @@ def test_ms_deform_attn_kernel_equals_cpu_path():
     want = m(query, ref, value, spatial, start)
     mc = m.cuda()
     got = mc(query.cuda(), ref.cuda(), value.cuda(), spatial.cuda(), start.cuda()).cpu()
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert_features_close(got, want)
 
 
 def test_ms_deform_attn_rejects_wrong_token_count():
@@ -271,7 +271,7 @@ def test_adapter_equals_official_model():
         with torch.no_grad():
             got = ours(data[name])
         for i, g in enumerate(got):
-            torch.testing.assert_close(g, data[f'{name}_out{i}'], atol=2e-5, rtol=1e-5)
+            assert_features_close(g, data[f'{name}_out{i}'])
 
 
 @pytest.mark.parametrize('size', [(97, 61), (33, 65), (64, 96), (128, 128)])
@@ -348,7 +348,7 @@ def test_released_adapter_checkpoint_loads(tmp_path):
     assert result.missing_keys == [] and result.unexpected_keys == []
     m.eval()
     with torch.no_grad():
-        torch.testing.assert_close(m(data['x_b'])[2], data['x_b_out2'], atol=2e-5, rtol=1e-5)
+        assert_features_close(m(data['x_b'])[2], data['x_b_out2'])
 
 
 def test_frozen_stages():

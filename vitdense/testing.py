@@ -93,3 +93,27 @@ def toy_training_run(config_path: str, work_dir: str, iters: int, warmup: int = 
     if evaluate:  # a checkpoint that also holds the validation metrics (message hub), for load tests
         runner.save_checkpoint(work_dir, 'after_val.pth')
     return np.asarray(values, dtype=float), metrics
+
+
+def assert_features_close(got, ref, rel: float = 1e-4, floor: float = 1e-7, msg: str = '') -> None:
+    """Each tensor of ``got`` equals its partner in ``ref`` up to fp32 reordering noise.
+
+    The budget is relative to the scale of the reference, ``max|got - ref| <= rel * max|ref| + floor``:
+    two fp32 implementations of one network (other kernels, SDPA vs. softmax, thread count, CPU)
+    differ by ~1e-6 of the feature scale, a real mismatch (wrong window, shift or bias) by 1e-3 and
+    more. Shapes must match and ``got`` must be finite. Accepts single tensors or sequences."""
+    if isinstance(got, torch.Tensor) or isinstance(ref, torch.Tensor):
+        got, ref = [got], [ref]
+    got, ref = list(got), list(ref)
+    assert len(got) == len(ref), f'{msg}: {len(got)} outputs, expected {len(ref)}'
+    for i, (g, r) in enumerate(zip(got, ref)):
+        where = f'{msg} [output {i}]' if msg else f'output {i}'
+        assert g.shape == r.shape, f'{where}: shape {tuple(g.shape)}, expected {tuple(r.shape)}'
+        g, r = g.detach().double(), r.detach().double()
+        assert torch.isfinite(g).all(), f'{where}: non-finite values'
+        scale = float(r.abs().max()) if r.numel() else 0.0
+        err = float((g - r).abs().max()) if r.numel() else 0.0
+        budget = rel * scale + floor
+        assert err <= budget, (f'{where}: max |got - ref| = {err:.3g} exceeds budget {budget:.3g} '
+                               f'(rel {rel:g} x scale max|ref| = {scale:.3g}); ratio err/scale = '
+                               f'{err / max(scale, 1e-30):.3g}')
