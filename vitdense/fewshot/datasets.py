@@ -36,6 +36,8 @@ from torch.utils.data import Dataset
 
 from vitdense.registry import DATASETS
 
+from .volume_io import load_volume
+
 __all__ = ['load_volume', 'find_volumes', 'fold_indices', 'EpisodicVolumeDataset', 'FewShotEvalDataset',
            'DATASET_LABELS']
 
@@ -50,22 +52,6 @@ DATASET_LABELS = {
     'CMR': {1: 'lv_myo', 2: 'lv_bp', 3: 'rv'},
     'toy': {1: 'liver', 2: 'kidney', 3: 'spleen'},
 }
-
-
-def load_volume(path: str, slice_axis: int = -1) -> np.ndarray:
-    """Read a NIfTI (``.nii`` / ``.nii.gz``, via nibabel) or ``.npy`` volume as ``(H, W, D)``."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'volume {path} does not exist')
-    if path.endswith('.npy'):
-        arr = np.load(path)
-    elif path.endswith(('.nii', '.nii.gz')):
-        import nibabel as nib
-        arr = np.asanyarray(nib.load(path).dataobj)
-    else:
-        raise ValueError(f'{path}: unknown volume format; use .nii, .nii.gz or .npy')
-    if arr.ndim != 3:
-        raise ValueError(f'{path}: expected a 3D volume, got shape {arr.shape}')
-    return np.moveaxis(arr, slice_axis, -1)
 
 
 def _volume_id(path: str, prefix: str) -> str:
