@@ -68,7 +68,7 @@ def find_volumes(data_root: str, image_prefix: str = 'image_', label_prefix: str
     supervoxel file when ``supervoxel_dir`` is given)."""
     if not osp.isdir(data_root):
         raise FileNotFoundError(f'data_root {data_root} does not exist; see docs/fewshot_medical.md (or '
-                                'write the toy set with `python tools/dataset/make_synthetic_volumes.py '
+                                'write the toy set with `python -m vitdense.datasets.toy fewshot '
                                 '--out data/toy_fewshot`).')
     images = [p for p in glob.glob(osp.join(data_root, f'{image_prefix}*')) if _EXT.search(p)]
     if not images:
@@ -87,7 +87,7 @@ def find_volumes(data_root: str, image_prefix: str = 'image_', label_prefix: str
             entry['supervoxel'] = osp.join(sv_dir, f'{supervoxel_prefix}{vid}{ext}')
             if not osp.isfile(entry['supervoxel']):
                 raise FileNotFoundError(f'{img} has no supervoxel volume {entry["supervoxel"]}; generate '
-                                        'them with `python tools/dataset/make_supervoxels.py '
+                                        'them with `python -m vitdense.datasets.toy supervoxels '
                                         f"{data_root}` or train on ground truth (label_source='gt').")
         vols.append(entry)
     return sorted(vols, key=lambda v: _id_key(v['id']))
