@@ -24,7 +24,7 @@ def _modules():
 
 def _docstring_nodes(tree):
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 yield first.value
@@ -43,7 +43,8 @@ def test_no_module_points_into_tools_or_computes_a_repo_root():
                 if 'tools/' in node.value or node.value == 'tools':
                     bad.append(f'{rel}:{node.lineno}: string names tools/: {node.value[:60]!r}')
             inner = node.args[0] if isinstance(node, ast.Call) and node.args else None
-            if (getattr(getattr(node, 'func', None), 'attr', None) == 'dirname' and isinstance(inner, ast.Call)
+            func = getattr(node, 'func', None)
+            if (getattr(func, 'attr', None) == 'dirname' and isinstance(inner, ast.Call)
                     and getattr(inner.func, 'attr', None) == 'dirname'):
                 bad.append(f'{rel}:{node.lineno}: dirname(dirname(...)): computes a parent folder')
     assert not bad, '\n'.join(bad)
@@ -74,7 +75,8 @@ def test_missing_toy_root_hint_names_the_package_command(tmp_path, monkeypatch):
             check_data_roots(cfg)
 
 
-_REGISTRIES = sorted(n for n, v in vars(vreg).items() if isinstance(v, vreg.Registry) and v.scope == 'vitdense')
+_REGISTRIES = sorted(n for n, v in vars(vreg).items()
+                     if isinstance(v, vreg.Registry) and v.scope == 'vitdense')
 
 
 @pytest.mark.parametrize('name', _REGISTRIES)

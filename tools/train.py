@@ -23,7 +23,8 @@ from mmengine.logging import print_log  # noqa: E402
 
 import vitdense  # noqa: E402,F401  (registers the `vitdense` scope)
 from vitdense.utils.data_roots import check_data_roots  # noqa: E402
-from vitdense.utils.launch import build_runner, finish_distributed, prepare_scope, setup_cpu_distributed  # noqa
+from vitdense.utils.launch import (build_runner, finish_distributed, prepare_scope,  # noqa: E402
+                                   setup_cpu_distributed)
 
 
 def parse_args(argv=None):

@@ -535,7 +535,8 @@ def _sr_run(a):
 
 def _fewshot_args(p):
     from vitdense.fewshot.synthetic import ORGAN_TEMPLATES
-    p.add_argument('--out', default=osp.join('data', 'toy_fewshot'), help='output folder (default: %(default)s)')
+    p.add_argument('--out', default=osp.join('data', 'toy_fewshot'),
+                   help='output folder (default: %(default)s)')
     p.add_argument('--num-volumes', type=int, default=15)
     p.add_argument('--shape', type=int, nargs=3, default=(64, 64, 24), metavar=('H', 'W', 'D'))
     p.add_argument('--labels', type=int, nargs='+', default=(1, 2, 3),

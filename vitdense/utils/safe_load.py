@@ -14,7 +14,8 @@ This module
   dtype classes are only refused at load time), with ``builtins.getattr`` narrowed to the one use
   mmengine makes of it,
 * allowlists them (:func:`register_safe_globals`, called once when ``vitdense`` is imported),
-* and, through :mod:`vitdense.utils.checkpoint_loaders`, replaces mmengine's checkpoint loaders (local files, http(s), ``torchvision://``,
+* and, through :mod:`vitdense.utils.checkpoint_loaders`, replaces mmengine's checkpoint loaders
+  (local files, http(s), ``torchvision://``,
   ``open-mmlab://``, ``mmcls://``, ``s3://``, ``pavi://``) with ones that pass
   ``weights_only=True`` explicitly (so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn it off), and
   turn torch's refusal into an :class:`UnsafeCheckpointError` naming the file, the refused globals
