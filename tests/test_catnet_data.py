@@ -167,7 +167,7 @@ def test_eval_bad_input(toy_root):
         FewShotEvalDataset(toy_root, fold=0, test_labels=[1], eval_slices='some')
     with pytest.raises(ValueError, match="label_source"):
         EpisodicVolumeDataset(toy_root, label_source='pseudo')
-    with pytest.raises(FileNotFoundError, match='make_supervoxels.py'):
+    with pytest.raises(FileNotFoundError, match='python -m vitdense.datasets.toy supervoxels'):
         EpisodicVolumeDataset(toy_root, label_source='supervoxel', supervoxel_dir='supervoxels_999')
 
 

@@ -19,7 +19,7 @@ from mmengine.config import Config
 from mmengine.runner import CheckpointLoader, Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from vitdense.utils import safe_load
+from vitdense.utils import checkpoint_loaders
 from vitdense.utils.safe_load import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError, allow_globals,
                                       register_safe_globals, resave_weights_only)
 
@@ -195,15 +195,15 @@ def test_restricted_getattr_refuses_other_attributes(tmp_path):
 
 def test_all_mmengine_schemes_use_weights_only_loaders():
     register_safe_globals()
-    for path, loader in [('/some/file.pth', safe_load._load_local),
-                         ('work_dirs/x.pth', safe_load._load_local),
-                         ('http://host/x.pth', safe_load._load_http),
-                         ('https://host/x.pth', safe_load._load_http),
-                         ('torchvision://resnet50', safe_load._load_torchvision),
-                         ('open-mmlab://resnet50_caffe', safe_load._load_openmmlab),
-                         ('mmcls://resnet50', safe_load._load_mmcls),
-                         ('s3://bucket/x.pth', safe_load._load_ceph),
-                         ('pavi://model', safe_load._load_pavi)]:
+    for path, loader in [('/some/file.pth', checkpoint_loaders._load_local),
+                         ('work_dirs/x.pth', checkpoint_loaders._load_local),
+                         ('http://host/x.pth', checkpoint_loaders._load_http),
+                         ('https://host/x.pth', checkpoint_loaders._load_http),
+                         ('torchvision://resnet50', checkpoint_loaders._load_torchvision),
+                         ('open-mmlab://resnet50_caffe', checkpoint_loaders._load_openmmlab),
+                         ('mmcls://resnet50', checkpoint_loaders._load_mmcls),
+                         ('s3://bucket/x.pth', checkpoint_loaders._load_ceph),
+                         ('pavi://model', checkpoint_loaders._load_pavi)]:
         assert CheckpointLoader._get_checkpoint_loader(path) is loader, path
 
 

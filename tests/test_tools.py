@@ -223,11 +223,7 @@ def test_train_py_missing_data_root_fails_early(tmp_path):
     assert rc != 0
     assert 'FileNotFoundError' in out
     assert missing in out and 'docs/data_preparation.md' in out
-    if osp.isfile(osp.join(REPO, 'tools', 'dataset', 'make_toy_coco.py')):
-        script = osp.join(REPO, 'tools', 'dataset', 'make_toy_coco.py')  # absolute: cwd is not the repo
-        assert f'python {script} --out {missing}' in out
-    else:
-        assert 'no tools/dataset/make_toy_coco.py' in out
+    assert f'python -m vitdense.datasets.toy coco --out {missing}' in out  # works installed, from any cwd
     assert not osp.exists(tmp_path / 'work'), 'the Runner was built although the data root is missing'
 
 
@@ -240,7 +236,7 @@ def test_amp_without_cuda_is_a_clear_error(tmp_path, toy_root):
 def test_check_data_roots_walks_wrappers_and_names_path_and_doc(tmp_path, monkeypatch):
     from mmengine.config import Config
 
-    from vitdense.utils.launch import check_data_roots
+    from vitdense.utils.data_roots import check_data_roots
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'real' / 'annotations').mkdir(parents=True)
     (tmp_path / 'real' / 'annotations' / 'train.json').write_text('{}')
@@ -259,9 +255,7 @@ def test_check_data_roots_walks_wrappers_and_names_path_and_doc(tmp_path, monkey
     assert 'data/toy_coco (from train_dataloader.dataset.dataset.datasets[1].data_root)' in msg
     assert osp.join('real/', 'annotations/val.json') in msg
     assert 'docs/data_preparation.md' in msg
-    if osp.isfile(osp.join(REPO, 'tools', 'dataset', 'make_toy_coco.py')):
-        script = osp.join(REPO, 'tools', 'dataset', 'make_toy_coco.py')
-        assert f'python {script} --out data/toy_coco' in msg
+    assert 'python -m vitdense.datasets.toy coco --out data/toy_coco' in msg
     assert 's3://' not in msg and 'train.json' not in msg  # remote roots skipped; present files fine
     check_data_roots(cfg, loaders=('test_dataloader', ))  # only the remote one: no error
 

@@ -22,8 +22,9 @@ if importlib.util.find_spec('vitdense') is None:  # running from a checkout that
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 
 import vitdense  # noqa: E402,F401  (registers the `vitdense` scope)
-from vitdense.utils.launch import (build_runner, check_data_roots, finish_distributed,  # noqa: E402
-                                   prepare_scope, setup_cpu_distributed)
+from vitdense.utils.data_roots import check_data_roots  # noqa: E402
+from vitdense.utils.launch import (build_runner, finish_distributed, prepare_scope,  # noqa: E402
+                                   setup_cpu_distributed)
 
 # default_hooks.visualization type (scope prefix stripped) -> how --show / --show-dir turn it on
 _VIS_HOOKS = ('DetVisualizationHook', 'SegVisualizationHook', 'VisualizationHook')

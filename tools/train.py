@@ -22,8 +22,9 @@ from mmengine.device import is_cuda_available, is_mlu_available, is_musa_availab
 from mmengine.logging import print_log  # noqa: E402
 
 import vitdense  # noqa: E402,F401  (registers the `vitdense` scope)
-from vitdense.utils.launch import (build_runner, check_data_roots, finish_distributed,  # noqa: E402
-                                   prepare_scope, setup_cpu_distributed)
+from vitdense.utils.data_roots import check_data_roots  # noqa: E402
+from vitdense.utils.launch import (build_runner, finish_distributed, prepare_scope,  # noqa: E402
+                                   setup_cpu_distributed)
 
 
 def parse_args(argv=None):

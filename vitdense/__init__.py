@@ -6,8 +6,8 @@
 from .version import __version__  # noqa: F401
 from . import registry  # noqa: F401
 from . import layers  # noqa: F401
-from . import models  # noqa: F401
-from . import datasets, engine, evaluation, visualization  # noqa: F401
+from . import backbones  # noqa: F401  (registers the backbone families)
+from . import datasets, engine  # noqa: F401
 from . import restoration, fewshot  # noqa: F401  (GRL restoration; CAT-Net few-shot segmentation)
 from .utils.safe_load import register_safe_globals
 

@@ -41,12 +41,13 @@ def assert_same_outputs_and_grads(a: torch.nn.Module, b: torch.nn.Module, x: tor
 
 
 def toy_training_run(config_path: str, work_dir: str, iters: int, warmup: int = 3, train_images=None,
-                     val_images=None, lr=None, evaluate: bool = True):
+                     val_images=None, lr=None, evaluate: bool = True, data_root=None):
     """Train a toy config (``configs/*/..._toy.py``) for ``iters`` iterations on the generated
     dataset (made if missing) and evaluate it; returns ``(losses, metrics)``.
 
     ``train_images`` / ``val_images`` restrict the datasets to their first N images (short CI runs
     learn visibly on a few fixed images). Works for the mmdet (COCO) and mmseg (ADE20K) toys.
+    ``data_root`` (default: the config's, relative to the current directory) is where the data go.
     """
     import os
 
@@ -57,9 +58,8 @@ def toy_training_run(config_path: str, work_dir: str, iters: int, warmup: int = 
     from vitdense.datasets.toy import make_toy_ade20k, make_toy_coco
 
     cfg = Config.fromfile(config_path)
-    root = cfg.train_dataloader.dataset.data_root
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    root = root if os.path.isabs(root) else os.path.join(repo, root)
+    # a relative data_root (data/toy_coco/) means the current directory's, as for tools/train.py
+    root = os.path.abspath(data_root or cfg.train_dataloader.dataset.data_root)
     if cfg.get('default_scope') == 'mmdet':
         data = make_toy_coco(root)
         cfg.val_evaluator.ann_file = data['val_ann_file']

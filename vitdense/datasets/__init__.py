@@ -1,1 +1,2 @@
-"""Registered in the vitdense scope (see vitdense/registry.py)."""
+"""Toy data sets written on the fly (``python -m vitdense.datasets.toy``); the registered datasets
+live with their tasks (``vitdense.restoration``, ``vitdense.fewshot``)."""

@@ -31,12 +31,21 @@ scored by the stock OpenMMLab datasets and metrics (mmdet ``CocoDataset`` + ``Co
 Both write a marker ``root/toy_dataset.json`` holding the parameters, last, and do nothing when a
 complete dataset with the same parameters is already there. Output depends only on the
 parameters (one ``numpy`` generator per image seeded by ``(seed, split, index)``).
+
+Command line (works from an installed package; ``tools/dataset/make_*.py`` call the same code)::
+
+    python -m vitdense.datasets.toy coco --out data/toy_coco
+    python -m vitdense.datasets.toy ade20k --out data/toy_ade20k
+    python -m vitdense.datasets.toy sr --out data/toy_sr            (vitdense.datasets.toy_sr)
+    python -m vitdense.datasets.toy fewshot --out data/toy_fewshot  (vitdense.fewshot.synthetic)
+    python -m vitdense.datasets.toy supervoxels DATA_ROOT           (vitdense.fewshot.supervoxels)
 """
 import colorsys
 import json
 import math
 import os
 import os.path as osp
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -44,12 +53,14 @@ import numpy as np
 
 __all__ = [
     'TOY_COCO_CLASSES', 'TOY_COCO_PALETTE', 'TOY_ADE20K_CLASSES', 'TOY_ADE20K_IDS', 'TOY_ADE20K_PALETTE',
-    'DEFAULT_TOY_COCO_ROOT', 'DEFAULT_TOY_ADE20K_ROOT', 'make_toy_coco', 'make_toy_ade20k'
+    'DEFAULT_TOY_COCO_ROOT', 'DEFAULT_TOY_ADE20K_ROOT', 'TOY_SETS', 'make_toy_coco', 'make_toy_ade20k', 'main'
 ]
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEFAULT_TOY_COCO_ROOT = osp.join(REPO_ROOT, 'data', 'toy_coco')
-DEFAULT_TOY_ADE20K_ROOT = osp.join(REPO_ROOT, 'data', 'toy_ade20k')
+# relative to the current directory, as the configs' data_root (data/toy_coco/ ...) are
+DEFAULT_TOY_COCO_ROOT = osp.join('data', 'toy_coco')
+DEFAULT_TOY_ADE20K_ROOT = osp.join('data', 'toy_ade20k')
+# data/<folder> -> the subcommand of `python -m vitdense.datasets.toy` that writes it
+TOY_SETS = {'toy_coco': 'coco', 'toy_ade20k': 'ade20k', 'toy_sr': 'sr', 'toy_fewshot': 'fewshot'}
 
 MARKER = 'toy_dataset.json'
 _FORMAT_VERSION = 1
@@ -217,7 +228,7 @@ def make_toy_coco(root: Optional[str] = None,
     """Write a toy COCO-format instance segmentation dataset under ``root``.
 
     Args:
-        root: output folder (default ``<repo>/data/toy_coco``).
+        root: output folder (default ``data/toy_coco`` under the current directory).
         num_train, num_val: number of images per split.
         image_size: ``(H, W)`` of every image.
         seed: everything written is a function of the parameters only.
@@ -412,7 +423,7 @@ def make_toy_ade20k(root: Optional[str] = None,
     """Write a toy dataset in the ADE20K (ADEChallengeData2016) layout under ``root``.
 
     Args:
-        root: output folder (default ``<repo>/data/toy_ade20k``).
+        root: output folder (default ``data/toy_ade20k`` under the current directory).
         num_train, num_val: number of images per split.
         image_size: ``(H, W)`` of every image.
         seed: everything written is a function of the parameters only.
@@ -461,3 +472,141 @@ def make_toy_ade20k(root: Optional[str] = None,
     _write_marker(root, params, files)
     out['created'] = True
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------------
+def _coco_args(p):
+    p.add_argument('--out', default=DEFAULT_TOY_COCO_ROOT, help='output root (default: %(default)s)')
+    p.add_argument('--num-train', type=int, default=200)
+    p.add_argument('--num-val', type=int, default=50)
+    p.add_argument('--size', type=int, nargs=2, default=(128, 160), metavar=('H', 'W'))
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--min-size', type=float, default=16.0, help='smallest object side/diameter (px)')
+    p.add_argument('--max-size', type=float, default=60.0, help='largest object side/diameter (px)')
+    p.add_argument('--force', action='store_true', help='rewrite even if an identical dataset exists')
+
+
+def _coco_run(a):
+    info = make_toy_coco(a.out, num_train=a.num_train, num_val=a.num_val, image_size=tuple(a.size),
+                         seed=a.seed, min_size=a.min_size, max_size=a.max_size, force=a.force)
+    state = 'wrote' if info['created'] else 'already complete, nothing written:'
+    print(f"{state} toy COCO dataset at {info['root']}")
+    for split in ('train', 'val'):
+        print(f"  {split}: {info['num_images'][split]} images in {info[split + '_img_dir']}, "
+              f"{info['num_annotations'].get(split, '?')} annotations in {info[split + '_ann_file']}")
+    print(f"  classes: {info['metainfo']['classes']}")
+
+
+def _ade20k_args(p):
+    p.add_argument('--out', default=DEFAULT_TOY_ADE20K_ROOT, help='output root (default: %(default)s)')
+    p.add_argument('--num-train', type=int, default=100)
+    p.add_argument('--num-val', type=int, default=20)
+    p.add_argument('--size', type=int, nargs=2, default=(128, 160), metavar=('H', 'W'))
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--force', action='store_true', help='rewrite even if an identical dataset exists')
+
+
+def _ade20k_run(a):
+    info = make_toy_ade20k(a.out, num_train=a.num_train, num_val=a.num_val, image_size=tuple(a.size),
+                           seed=a.seed, force=a.force)
+    state = 'wrote' if info['created'] else 'already complete, nothing written:'
+    print(f"{state} toy ADE20K dataset at {info['root']}")
+    for split in ('train', 'val'):
+        print(f"  {split}: {info['num_images'][split]} images in {info[split + '_img_dir']}, "
+              f"label maps in {info[split + '_seg_dir']}")
+    ids = ', '.join(f'{n}={i}' for n, i in info['ade_ids'].items())
+    print(f'  ADE20K classes used (label-map ids): {ids}; 0 = other (ignored)')
+    print(f"  config: ADE20KDataset(metainfo=dict(classes={info['metainfo']['classes']}), ...) "
+          f"and num_classes={len(info['metainfo']['classes'])}")
+
+
+def _sr_args(p):
+    from .toy_sr import DEFAULT_TOY_SR_ROOT
+    p.add_argument('--out', '--root', dest='out', default=DEFAULT_TOY_SR_ROOT,
+                   help='output folder (default: %(default)s)')
+
+
+def _sr_run(a):
+    from .toy_sr import make_toy_sr
+    print(f'toy SR dataset ready in {make_toy_sr(a.out)}')
+
+
+def _fewshot_args(p):
+    from vitdense.fewshot.synthetic import ORGAN_TEMPLATES
+    p.add_argument('--out', default=osp.join('data', 'toy_fewshot'),
+                   help='output folder (default: %(default)s)')
+    p.add_argument('--num-volumes', type=int, default=15)
+    p.add_argument('--shape', type=int, nargs=3, default=(64, 64, 24), metavar=('H', 'W', 'D'))
+    p.add_argument('--labels', type=int, nargs='+', default=(1, 2, 3),
+                   help=f'organ ids to draw, from {sorted(ORGAN_TEMPLATES)}')
+    p.add_argument('--format', default='nii.gz', choices=('nii.gz', 'nii', 'npy'))
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--supervoxels', choices=('slic', 'felzenszwalb'), default=None,
+                   help='also write supervoxel pseudo-labels for self-supervised training')
+    p.add_argument('--n-segments', type=int, default=200, help='SLIC supervoxels per volume')
+
+
+def _fewshot_run(a):
+    from vitdense.fewshot.synthetic import ORGAN_TEMPLATES, write_synthetic_dataset
+    sv = None
+    if a.supervoxels == 'slic':
+        sv = dict(method='slic', n_segments=a.n_segments)
+    elif a.supervoxels == 'felzenszwalb':
+        sv = dict(method='felzenszwalb', min_size=50)
+    paths = write_synthetic_dataset(a.out, num_volumes=a.num_volumes, shape=tuple(a.shape), labels=a.labels,
+                                    seed=a.seed, fmt=a.format, supervoxels=sv)
+    names = ', '.join(f'{i}={ORGAN_TEMPLATES[i][0]}' for i in a.labels)
+    print(f'wrote {len(paths)} volumes {tuple(a.shape)} (H, W, D) to {a.out}: image_<i>.{a.format} + '
+          f'label_<i>.{a.format}; labels {names}' + (f'; {a.supervoxels} supervoxels' if sv else ''))
+
+
+def _supervoxels_args(p):
+    p.add_argument('data_root', help='folder with image_<id>.nii.gz volumes (toy or real)')
+    p.add_argument('--method', choices=('slic', 'felzenszwalb'), default='slic')
+    p.add_argument('--out-dir', default=None)
+    p.add_argument('--n-segments', type=int, default=5000, help='SLIC: supervoxels per volume')
+    p.add_argument('--compactness', type=float, default=0.1, help='SLIC compactness')
+    p.add_argument('--scale', type=float, default=100.0, help='Felzenszwalb scale')
+    p.add_argument('--sigma', type=float, default=0.8, help='Felzenszwalb smoothing')
+    p.add_argument('--min-size', type=int, default=400, help='Felzenszwalb minimum segment size')
+
+
+def _supervoxels_run(a):
+    from vitdense.fewshot.supervoxels import write_supervoxels
+    if a.method == 'slic':
+        kw = dict(n_segments=a.n_segments, compactness=a.compactness)
+    else:
+        kw = dict(scale=a.scale, sigma=a.sigma, min_size=a.min_size)
+    written = write_supervoxels(a.data_root, method=a.method, out_dir=a.out_dir, **kw)
+    print(f'wrote {len(written)} supervoxel volumes to {osp.dirname(written[0])}')
+
+
+_COMMANDS = {
+    'coco': (_coco_args, _coco_run, 'toy COCO-format instance segmentation set'),
+    'ade20k': (_ade20k_args, _ade20k_run, 'toy ADE20K-layout semantic segmentation set'),
+    'sr': (_sr_args, _sr_run, "toy super-resolution set from scikit-image's photos"),
+    'fewshot': (_fewshot_args, _fewshot_run, 'synthetic labelled volumes for CAT-Net'),
+    'supervoxels': (_supervoxels_args, _supervoxels_run, 'supervoxel pseudo-labels of a few-shot data root'),
+}
+
+
+def main(argv=None, command: Optional[str] = None) -> None:
+    """``python -m vitdense.datasets.toy COMMAND [options]``; with ``command`` given, ``argv`` holds
+    only that command's options (what the ``tools/dataset/make_*.py`` wrappers pass)."""
+    import argparse
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if command is not None:
+        argv = [command] + argv
+    parser = argparse.ArgumentParser(prog='python -m vitdense.datasets.toy',
+                                     description='Write a toy data set (or supervoxels) for vitdense.')
+    sub = parser.add_subparsers(dest='command', required=True)
+    for name, (add_args, _, help_) in _COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_, description=help_))
+    a = parser.parse_args(argv)
+    _COMMANDS[a.command][1](a)
+
+
+if __name__ == '__main__':
+    main()

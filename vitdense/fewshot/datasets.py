@@ -36,6 +36,8 @@ from torch.utils.data import Dataset
 
 from vitdense.registry import DATASETS
 
+from .volume_io import load_volume
+
 __all__ = ['load_volume', 'find_volumes', 'fold_indices', 'EpisodicVolumeDataset', 'FewShotEvalDataset',
            'DATASET_LABELS']
 
@@ -52,22 +54,6 @@ DATASET_LABELS = {
 }
 
 
-def load_volume(path: str, slice_axis: int = -1) -> np.ndarray:
-    """Read a NIfTI (``.nii`` / ``.nii.gz``, via nibabel) or ``.npy`` volume as ``(H, W, D)``."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'volume {path} does not exist')
-    if path.endswith('.npy'):
-        arr = np.load(path)
-    elif path.endswith(('.nii', '.nii.gz')):
-        import nibabel as nib
-        arr = np.asanyarray(nib.load(path).dataobj)
-    else:
-        raise ValueError(f'{path}: unknown volume format; use .nii, .nii.gz or .npy')
-    if arr.ndim != 3:
-        raise ValueError(f'{path}: expected a 3D volume, got shape {arr.shape}')
-    return np.moveaxis(arr, slice_axis, -1)
-
-
 def _volume_id(path: str, prefix: str) -> str:
     return _EXT.sub('', osp.basename(path))[len(prefix):]
 
@@ -82,7 +68,7 @@ def find_volumes(data_root: str, image_prefix: str = 'image_', label_prefix: str
     supervoxel file when ``supervoxel_dir`` is given)."""
     if not osp.isdir(data_root):
         raise FileNotFoundError(f'data_root {data_root} does not exist; see docs/fewshot_medical.md (or '
-                                'write the toy set with `python tools/dataset/make_synthetic_volumes.py '
+                                'write the toy set with `python -m vitdense.datasets.toy fewshot '
                                 '--out data/toy_fewshot`).')
     images = [p for p in glob.glob(osp.join(data_root, f'{image_prefix}*')) if _EXT.search(p)]
     if not images:
@@ -101,7 +87,7 @@ def find_volumes(data_root: str, image_prefix: str = 'image_', label_prefix: str
             entry['supervoxel'] = osp.join(sv_dir, f'{supervoxel_prefix}{vid}{ext}')
             if not osp.isfile(entry['supervoxel']):
                 raise FileNotFoundError(f'{img} has no supervoxel volume {entry["supervoxel"]}; generate '
-                                        'them with `python tools/dataset/make_supervoxels.py '
+                                        'them with `python -m vitdense.datasets.toy supervoxels '
                                         f"{data_root}` or train on ground truth (label_source='gt').")
         vols.append(entry)
     return sorted(vols, key=lambda v: _id_key(v['id']))

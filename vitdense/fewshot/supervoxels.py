@@ -19,6 +19,8 @@ from typing import Optional
 import numpy as np
 from scipy import ndimage
 
+from .volume_io import load_volume, save_volume
+
 __all__ = ['body_mask', 'slic_supervoxels', 'felzenszwalb_superpixels', 'write_supervoxels']
 
 
@@ -82,8 +84,6 @@ def write_supervoxels(data_root: str, method: str = 'slic', out_dir: Optional[st
     ``out_dir`` defaults to ``<data_root>/supervoxels_<n_segments>`` for SLIC and
     ``<data_root>/superpixels_fh`` for Felzenszwalb; ``kwargs`` go to the generator.
     """
-    from .datasets import load_volume
-    from .synthetic import save_volume
     if method not in ('slic', 'felzenszwalb'):
         raise ValueError(f"method must be 'slic' or 'felzenszwalb', got {method!r}")
     if out_dir is None:

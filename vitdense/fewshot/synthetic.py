@@ -13,6 +13,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from scipy import ndimage
 
+from .volume_io import save_volume
+
 __all__ = ['ORGAN_TEMPLATES', 'make_synthetic_volume', 'write_synthetic_dataset']
 
 # label id -> (name, centre (y, x, z) as fractions of the volume, radii as fractions, mean intensity,
@@ -93,13 +95,3 @@ def write_synthetic_dataset(out_dir: str, num_volumes: int = 10, shape: Sequence
         from .supervoxels import write_supervoxels
         write_supervoxels(out_dir, **supervoxels)
     return paths
-
-
-def save_volume(path: str, array: np.ndarray, spacing=(1.5, 1.5, 3.0)) -> None:
-    """Save ``array`` as NIfTI (``.nii`` / ``.nii.gz``, with a diagonal ``spacing`` affine) or ``.npy``."""
-    if path.endswith('.npy'):
-        np.save(path, array)
-        return
-    import nibabel as nib
-    affine = np.diag([*spacing, 1.0])
-    nib.save(nib.Nifti1Image(array, affine), path)

@@ -5,15 +5,13 @@
   configs ask for ``nccl``; both fail there. This switches the backend to ``gloo``, initialises the
   process group itself (mmengine's ``Runner.setup_env`` skips ``init_dist`` when a group already
   exists) and makes the DDP wrapper accept a CPU module (``device_ids=None``).
-* :func:`check_data_roots`: fail early, with the path and the fix, when a dataset root is missing.
+
+Data-root checks live in :mod:`vitdense.utils.data_roots`.
 """
 import datetime
 import importlib
 import os
-import os.path as osp
-import re
 import subprocess
-from typing import Iterator, List, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -23,8 +21,8 @@ from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 
 from vitdense.registry import MODEL_WRAPPERS
 
-__all__ = ['setup_cpu_distributed', 'CPUDistributedDataParallel', 'check_data_roots', 'DATA_DOC',
-           'TOY_DATA_COMMAND', 'prepare_scope', 'build_runner', 'finish_distributed']
+__all__ = ['setup_cpu_distributed', 'CPUDistributedDataParallel', 'prepare_scope', 'build_runner',
+           'finish_distributed']
 
 # the gloo backend works on CPU tensors; nccl (and the vendor backends) need a device
 _CPU_BACKENDS = ('gloo', 'mpi')
@@ -82,13 +80,12 @@ def _init_process_group_cpu(launcher: str, backend: str, dist_cfg: dict) -> None
         mp.set_start_method('spawn')  # as mmengine.dist.init_dist does
     if launcher == 'pytorch':
         _require_env(('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'), launcher,
-                     'Start the job with tools/dist_train.sh / tools/dist_test.sh (torchrun), which set '
-                     'them.')
+                     'Start the job with torchrun (dist_train.sh / dist_test.sh use it), which sets them.')
         os.environ.setdefault('LOCAL_RANK', '0')
         kwargs.pop('port', None)
     elif launcher == 'slurm':
         _require_env(('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'), launcher,
-                     'Start the job with tools/slurm_train.sh / tools/slurm_test.sh (srun), which set them.')
+                     'Start the job with srun (slurm_train.sh / slurm_test.sh use it), which sets them.')
         port = kwargs.pop('port', None)
         proc_id = int(os.environ['SLURM_PROCID'])
         if port is not None:
@@ -196,7 +193,7 @@ def prepare_scope(cfg) -> None:
             importlib.import_module(f'{scope}.registry')
         except ImportError as err:
             raise ImportError(f"The config's default_scope is {scope!r} but `import {scope}.registry` failed "
-                              f'({err}). Install it (bash tools/setup_env.sh builds .venv with mmdet, '
+                              f'({err}). Install it (setup_env.sh in the repository builds .venv with mmdet, '
                               'mmsegmentation and mmpretrain) or fix default_scope.') from err
         init_default_scope(scope)
 
@@ -214,105 +211,3 @@ def build_runner(cfg):
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
-
-
-# ----------------------------------------------------------------------------------------------
-# data roots
-# ----------------------------------------------------------------------------------------------
-DATA_DOC = 'docs/data_preparation.md'
-# The toy data sets live under data/toy_<name>/ and are written by tools/dataset/make_toy_<name>.py
-# (make_toy_coco.py, make_toy_ade20k.py). `{script}` is that script (relative when the current
-# directory is the repository root, else absolute), `{root}` the missing root as the config gives it.
-TOY_DATA_COMMAND = 'python {script} --out {root}'
-_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_TOY_RE = re.compile(r'(?:^|.*/)data/(toy[^/]*)')
-
-
-def _iter_dataset_cfgs(ds, where: str) -> Iterator[Tuple[dict, str]]:
-    if ds is None:
-        return
-    if isinstance(ds, (list, tuple)):
-        for i, d in enumerate(ds):
-            yield from _iter_dataset_cfgs(d, f'{where}[{i}]')
-        return
-    if not hasattr(ds, 'get'):
-        return
-    yield ds, where
-    if ds.get('dataset') is not None:
-        yield from _iter_dataset_cfgs(ds['dataset'], f'{where}.dataset')
-    if ds.get('datasets') is not None:
-        yield from _iter_dataset_cfgs(ds['datasets'], f'{where}.datasets')
-
-
-def _is_remote(path: str, ds) -> bool:
-    backend_args = ds.get('backend_args') or {}
-    if backend_args.get('backend') not in (None, 'local'):
-        return True
-    return '://' in path or bool(re.match(r'^\w+:', path)) and not re.match(r'^[A-Za-z]:[\\/]', path)
-
-
-def _toy_hint(path: str) -> Optional[str]:
-    """For a path under data/toy_<name>/, the command that writes that toy data set."""
-    m = _TOY_RE.match(path.replace(os.sep, '/'))
-    if not m:
-        return None
-    root, name = m.group(0), m.group(1)
-    script_dir = osp.join(_REPO_ROOT, 'tools', 'dataset')
-
-    def script(toy):
-        rel = f'tools/dataset/make_{toy}.py'
-        return rel if osp.abspath(os.getcwd()) == _REPO_ROOT else osp.join(_REPO_ROOT, rel)
-
-    if osp.isfile(osp.join(script_dir, f'make_{name}.py')):
-        command = TOY_DATA_COMMAND.format(script=script(name), root=root)
-        return f'it is a toy data set: generate it with `{command}`'
-    known = sorted(f[len('make_'):-len('.py')] for f in os.listdir(script_dir)
-                   if f.startswith('make_toy') and f.endswith('.py')) if osp.isdir(script_dir) else []
-    hint = f'it looks like a toy data set but there is no tools/dataset/make_{name}.py'
-    if known:
-        example = TOY_DATA_COMMAND.format(script=script(known[0]), root=f'data/{known[0]}')
-        hint += f' (toy sets: {", ".join(known)}; e.g. `{example}`)'
-    return hint
-
-
-def check_data_roots(cfg, loaders=('train_dataloader', 'val_dataloader', 'test_dataloader')) -> None:
-    """Raise FileNotFoundError naming the missing path and the fix if a dataset root is missing.
-
-    Walks ``cfg.<loader>.dataset`` for each loader, through wrappers (``dataset`` /
-    ``datasets`` keys, e.g. RepeatDataset, ConcatDataset, ClassBalancedDataset). For every dataset
-    cfg with a ``data_root``, checks ``data_root`` and, when ``ann_file`` is set and relative,
-    ``data_root/ann_file``; without a ``data_root`` it checks a set ``ann_file``. Remote paths
-    (``s3://``, ``backend_args`` with a non-local backend) are skipped. Relative paths are resolved
-    from the current directory, as the datasets do.
-    """
-    missing: List[str] = []
-    for loader in loaders:
-        dl = cfg.get(loader)
-        if not dl or not hasattr(dl, 'get'):
-            continue
-        for ds, where in _iter_dataset_cfgs(dl.get('dataset'), f'{loader}.dataset'):
-            data_root = ds.get('data_root')
-            ann_file = ds.get('ann_file')
-            candidates = []
-            if data_root:
-                candidates.append((str(data_root), f'{where}.data_root'))
-                if ann_file and not osp.isabs(str(ann_file)):
-                    candidates.append((osp.join(str(data_root), str(ann_file)),
-                                       f'{where}.data_root + ann_file'))
-            if ann_file and (osp.isabs(str(ann_file)) or not data_root):
-                candidates.append((str(ann_file), f'{where}.ann_file'))
-            for path, key in candidates:
-                if _is_remote(path, ds) or osp.exists(osp.expanduser(path)):
-                    continue
-                msg = f'{path} (from {key}) does not exist'
-                hint = _toy_hint(path)
-                if hint:
-                    msg += f'; {hint}'
-                missing.append(msg)
-                break  # the ann_file under a missing root is missing too: report the root only
-    if missing:
-        lines = '\n  '.join(dict.fromkeys(missing))
-        raise FileNotFoundError(
-            f'Dataset path(s) not found (current directory {os.getcwd()}):\n  {lines}\n'
-            f'See {DATA_DOC} for how to download and lay out each data set, or point the config at your '
-            "copy, e.g. --cfg-options train_dataloader.dataset.data_root=/path/to/data/")

@@ -1,1 +1,0 @@
-"""Registered in the vitdense scope (see vitdense/registry.py)."""
