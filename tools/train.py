@@ -103,6 +103,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg = apply_args(cfg, args)
+    from vitdense.engine.resume import add_exact_resume_hook
+    add_exact_resume_hook(cfg)  # RNG states and data position in checkpoints: --resume continues exactly
     check_data_roots(cfg, loaders=('train_dataloader', 'val_dataloader'))
     prepare_scope(cfg)
     setup_cpu_distributed(cfg, args.launcher)
