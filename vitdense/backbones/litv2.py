@@ -26,7 +26,7 @@ from torchvision.ops import deform_conv2d
 
 from ..layers import (ConvMlp, DropPath, PatchEmbed, attention, drop_path_rates, maybe_checkpoint,
                       pad_to_multiple, window_partition, window_reverse)
-from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -263,10 +263,7 @@ class LITv2(BaseBackbone):
             init_linear_and_layernorm_(self)
             for m in self.modules():
                 if isinstance(m, ConvMlp):
-                    c = m.dwconv
-                    fan_out = c.kernel_size[0] * c.kernel_size[1] * c.out_channels // c.groups
-                    nn.init.normal_(c.weight, 0, math.sqrt(2.0 / fan_out))
-                    nn.init.zeros_(c.bias)
+                    init_conv_fan_out_(m.dwconv)
                 elif isinstance(m, DeformConv2dPack):
                     m.reset_parameters()
             return

@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..layers import ConvMlp, DropPath, attention, drop_path_rates, maybe_checkpoint
-from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -233,10 +233,7 @@ class SMT(BaseBackbone):
             init_linear_and_layernorm_(self)
             for m in self.modules():
                 if isinstance(m, nn.Conv2d):
-                    fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-                    nn.init.normal_(m.weight, 0, (2.0 / fan_out) ** 0.5)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+                    init_conv_fan_out_(m)
             return
         super().init_weights()
 

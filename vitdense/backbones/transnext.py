@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import DropPath, attention, drop_path_rates, maybe_checkpoint, to_2tuple
+from ..layers.weight_init import init_conv_fan_out_
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -387,8 +388,7 @@ class TransNeXt(BaseBackbone):
                 if isinstance(m, nn.Linear):
                     trunc_normal_(m.weight, std=0.02)
                 elif isinstance(m, nn.Conv2d):  # He init over the fan-out
-                    fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-                    nn.init.normal_(m.weight, 0, (2.0 / fan_out) ** 0.5)
+                    init_conv_fan_out_(m)
                 elif isinstance(m, nn.LayerNorm):
                     nn.init.ones_(m.weight)
                 if isinstance(m, (nn.Linear, nn.Conv2d, nn.LayerNorm)) and m.bias is not None:

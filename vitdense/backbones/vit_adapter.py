@@ -34,6 +34,7 @@ from mmcv.cnn import build_norm_layer
 
 from ..layers import ConvMlp, DropPath, maybe_checkpoint
 from ..layers.ms_deform_attn import MSDeformAttn, level_inputs, reference_points
+from ..layers.weight_init import init_conv_fan_out_
 from ..registry import MODELS
 from .base import check_out_indices
 from .vit import ViT, convert_vit_checkpoint
@@ -242,10 +243,7 @@ class ViTAdapter(ViT):
                     nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
                 elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                    fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-                    nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+                    init_conv_fan_out_(m)
         for m in self.modules():
             if isinstance(m, MSDeformAttn):
                 m.reset_parameters()
