@@ -34,9 +34,9 @@ from ..layers import (Attention, DropPath, Mlp, attention, drop_path_rates, gath
                       relative_position_table_shape, resize_relative_position_table, window_partition,
                       window_reverse)
 from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.window_attention import WindowAttention
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
-from .swin import WindowAttention
 
 
 class SE(nn.Module):

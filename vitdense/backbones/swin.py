@@ -17,29 +17,12 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from ..layers.weight_init import init_linear_and_layernorm_
-from ..layers import (Attention, DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates,
-                      gather_relative_bias, maybe_checkpoint, pad_to_multiple, relative_position_index,
-                      relative_position_table_shape, resize_relative_position_table, shifted_window_mask,
+from ..layers import (DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates, maybe_checkpoint,
+                      pad_to_multiple, resize_relative_position_table, shifted_window_mask,
                       window_partition, window_reverse)
+from ..layers.window_attention import WindowAttention
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
-
-
-class WindowAttention(Attention):
-    """Window self-attention with a learned relative-position bias table."""
-
-    def __init__(self, dim, num_heads, window_size, qkv_bias=True, qk_scale=None, attn_drop=0.0,
-                 proj_drop=0.0):
-        super().__init__(dim, num_heads, qkv_bias, qk_scale, attn_drop, proj_drop)
-        self.window_size = window_size
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros(relative_position_table_shape(window_size, num_heads)))
-        self.register_buffer('relative_position_index', relative_position_index(window_size), persistent=False)
-
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        bias = gather_relative_bias(self.relative_position_bias_table, self.relative_position_index)
-        bias = bias.unsqueeze(0) if mask is None else bias.unsqueeze(0) + mask.unsqueeze(1)
-        return super().forward(x, bias)
 
 
 class SwinBlock(nn.Module):
