@@ -40,6 +40,7 @@ from ..layers import (DropPath, Mlp, PatchEmbed, attention, drop_path_rates, gat
                       maybe_checkpoint, pad_to_multiple, relative_position_index, to_2tuple, window_partition,
                       window_reverse)
 from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.shape import tokens_to_map
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -226,7 +227,7 @@ class FocalStage(nn.Module):
         if self.downsample is None:
             return x, hw, x, hw
         B, _, C = x.shape
-        y, y_hw = self.downsample(x.transpose(1, 2).reshape(B, C, *hw))
+        y, y_hw = self.downsample(tokens_to_map(x, hw))
         return x, hw, y, y_hw
 
 

@@ -27,6 +27,7 @@ from torchvision.ops import deform_conv2d
 from ..layers import (ConvMlp, DropPath, PatchEmbed, attention, drop_path_rates, maybe_checkpoint,
                       pad_to_multiple, window_partition, window_reverse)
 from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
+from ..layers.shape import map_to_tokens, tokens_to_map
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -72,11 +73,11 @@ class DTM(nn.Module):
 
     def forward(self, x: torch.Tensor, hw):
         B, _, C = x.shape
-        x = x.transpose(1, 2).reshape(B, C, *hw).contiguous()
+        x = tokens_to_map(x, hw).contiguous()
         if hw[0] % 2 or hw[1] % 2:
             x = F.pad(x, (0, hw[1] % 2, 0, hw[0] % 2))
         x = self.act_layer(self.norm_layer(self.dconv(x)))
-        return x.flatten(2).transpose(1, 2), tuple(x.shape[2:])
+        return map_to_tokens(x), tuple(x.shape[2:])
 
 
 class HiLo(nn.Module):

@@ -21,6 +21,7 @@ from ..layers import (DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates, 
                       pad_to_multiple, resize_relative_position_table, shifted_window_mask,
                       window_partition, window_reverse)
 from ..layers.window_attention import WindowAttention
+from ..layers.shape import map_to_tokens
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -183,7 +184,7 @@ class SwinTransformer(BaseBackbone):
         x, hw = self.patch_embed(x)
         if self.absolute_pos_embed is not None:
             pos = F.interpolate(self.absolute_pos_embed, size=hw, mode='bicubic', align_corners=False)
-            x = x + pos.flatten(2).transpose(1, 2)
+            x = x + map_to_tokens(pos)
         x = self.pos_drop(x)
         outs = []
         for i, stage in enumerate(self.layers):
