@@ -234,3 +234,16 @@ def test_window_attention_shared_by_swin_and_gcvit():
     assert y0.shape == x.shape
     assert torch.allclose(y0[:1], y1[:1], atol=1e-6)  # windows of image 0 / window 0: mask 0
     assert not torch.allclose(y0[1], y1[1], atol=1e-4)  # window 1 is masked
+
+
+def test_rename_final_norm():
+    import torch
+    from vitdense.backbones._convert import rename_final_norm
+    w, b = torch.ones(2), torch.zeros(2)
+    sd = {'layers.0.x': w, 'layers.3.y': w, 'norm.weight': w, 'norm.bias': b}
+    out = rename_final_norm(sd, 'layers')
+    assert set(out) == {'layers.0.x', 'layers.3.y', 'norm3.weight', 'norm3.bias'}
+    assert out['norm3.bias'] is b
+    assert rename_final_norm({'layers.0.x': w}, 'layers') == {'layers.0.x': w}
+    with pytest.raises(KeyError, match='stage keys'):
+        rename_final_norm({'norm.weight': w}, 'stages')

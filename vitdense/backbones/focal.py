@@ -42,6 +42,7 @@ from ..layers import (DropPath, Mlp, PatchEmbed, attention, drop_path_rates, gat
 from ..layers.weight_init import init_linear_and_layernorm_
 from ..layers.shape import tokens_to_map
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
@@ -359,11 +360,7 @@ def convert_focal_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
     """
     out = {k: v for k, v in state_dict.items()
            if not (k.startswith('head.') or k.rsplit('.', 1)[-1].startswith(_DERIVED))}
-    if 'norm.weight' in out:
-        last = max(int(k.split('.')[1]) for k in out if k.startswith('layers.'))
-        for p in ('weight', 'bias'):
-            out[f'norm{last}.{p}'] = out.pop(f'norm.{p}')
-    return out
+    return rename_final_norm(out, 'layers')
 
 
 FocalTransformer.converter = staticmethod(convert_focal_checkpoint)

@@ -29,6 +29,7 @@ from ..layers import (ConvMlp, DropPath, PatchEmbed, attention, drop_path_rates,
 from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
 from ..layers.shape import map_to_tokens, tokens_to_map
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
@@ -302,11 +303,7 @@ def convert_litv2_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
         if k.startswith('head.'):
             continue
         out[k.replace('.mlp.dwconv.dwconv.', '.mlp.dwconv.')] = v
-    if 'norm.weight' in out:
-        last = max(int(k.split('.')[1]) for k in out if k.startswith('layers.'))
-        for p in ('weight', 'bias'):
-            out[f'norm{last}.{p}'] = out.pop(f'norm.{p}')
-    return out
+    return rename_final_norm(out, 'layers')
 
 
 LITv2.converter = staticmethod(convert_litv2_checkpoint)

@@ -23,6 +23,7 @@ from ..layers import (DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates, 
 from ..layers.window_attention import WindowAttention
 from ..layers.shape import map_to_tokens
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
@@ -253,10 +254,7 @@ def convert_swin_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, to
         sd = {(k.replace(f'layers.{k.split(".")[1]}.downsample.',
                          f'layers.{int(k.split(".")[1]) - 1}.downsample.')
                if k.startswith('layers.') and '.downsample.' in k else k): v for k, v in sd.items()}
-    if 'norm.weight' in sd:  # classification checkpoints: the final norm closes the last stage
-        last = max(int(k.split('.')[1]) for k in sd if k.startswith('layers.'))
-        sd[f'norm{last}.weight'] = sd.pop('norm.weight')
-        sd[f'norm{last}.bias'] = sd.pop('norm.bias')
+    sd = rename_final_norm(sd, 'layers')  # classification checkpoints: the final norm closes the last stage
     if 'absolute_pos_embed' in sd and sd['absolute_pos_embed'].dim() == 3:
         v = sd['absolute_pos_embed']
         n = int(round(v.shape[1] ** 0.5))

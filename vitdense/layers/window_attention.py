@@ -20,7 +20,8 @@ class WindowAttention(Attention):
         self.window_size = window_size
         self.relative_position_bias_table = nn.Parameter(
             torch.zeros(relative_position_table_shape(window_size, num_heads)))
-        self.register_buffer('relative_position_index', relative_position_index(window_size), persistent=False)
+        self.register_buffer('relative_position_index', relative_position_index(window_size),
+                             persistent=False)
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         bias = gather_relative_bias(self.relative_position_bias_table, self.relative_position_index)
