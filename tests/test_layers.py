@@ -192,3 +192,59 @@ def test_maybe_checkpoint_same_values_and_grads():
     y2.sum().backward()
     torch.testing.assert_close(y1, y2)
     torch.testing.assert_close(g1, x.grad)
+
+
+def test_tokens_to_map_and_back_are_inverse_views():
+    import torch
+    from vitdense.layers.shape import map_to_tokens, tokens_to_map
+    x = torch.randn(2, 3 * 5, 4)
+    m = tokens_to_map(x, (3, 5))
+    assert m.shape == (2, 4, 3, 5)
+    assert m[1, 2, 1, 4] == x[1, 1 * 5 + 4, 2]  # row-major token order
+    assert m.data_ptr() == x.data_ptr()  # a view, no copy
+    t = map_to_tokens(m)
+    assert t.shape == x.shape and torch.equal(t, x)
+    with pytest.raises(ValueError, match='expected tokens'):
+        tokens_to_map(x, (4, 4))
+
+
+def test_init_conv_fan_out():
+    import torch
+    import torch.nn as nn
+    from vitdense.layers.weight_init import init_conv_fan_out_
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 64, 3, groups=2)
+    init_conv_fan_out_(conv)
+    fan_out = 3 * 3 * 64 // 2
+    assert abs(conv.weight.std().item() - (2.0 / fan_out) ** 0.5) < 0.1 * (2.0 / fan_out) ** 0.5
+    assert torch.count_nonzero(conv.bias) == 0
+    init_conv_fan_out_(nn.Conv2d(4, 4, 1, bias=False))  # no bias: no error
+
+
+def test_window_attention_shared_by_swin_and_gcvit():
+    import torch
+    from vitdense.backbones import gcvit, swin
+    from vitdense.layers.window_attention import WindowAttention
+    assert swin.WindowAttention is WindowAttention and gcvit.WindowAttention is WindowAttention
+    torch.manual_seed(0)
+    attn = WindowAttention(16, 2, (3, 3)).eval()
+    x = torch.randn(4, 9, 16)
+    mask = torch.zeros(2, 9, 9)
+    mask[1, :, 0] = -100.0
+    y0, y1 = attn(x), attn(x, mask)
+    assert y0.shape == x.shape
+    assert torch.allclose(y0[:1], y1[:1], atol=1e-6)  # windows of image 0 / window 0: mask 0
+    assert not torch.allclose(y0[1], y1[1], atol=1e-4)  # window 1 is masked
+
+
+def test_rename_final_norm():
+    import torch
+    from vitdense.backbones._convert import rename_final_norm
+    w, b = torch.ones(2), torch.zeros(2)
+    sd = {'layers.0.x': w, 'layers.3.y': w, 'norm.weight': w, 'norm.bias': b}
+    out = rename_final_norm(sd, 'layers')
+    assert set(out) == {'layers.0.x', 'layers.3.y', 'norm3.weight', 'norm3.bias'}
+    assert out['norm3.bias'] is b
+    assert rename_final_norm({'layers.0.x': w}, 'layers') == {'layers.0.x': w}
+    with pytest.raises(KeyError, match='stage keys'):
+        rename_final_norm({'norm.weight': w}, 'stages')

@@ -32,6 +32,7 @@ from ..layers import (Attention, DropPath, LayerNorm2d, Mlp, attention, drop_pat
                       pad_to_multiple, window_partition, window_reverse)
 from ..layers.weight_init import init_linear_and_layernorm_
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 FULL_ATTENTION = -2  # ``topks`` entry of the official code for global attention with LePE
@@ -283,7 +284,4 @@ def convert_biformer_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str
             idx, rest = nk[len('extra_norms.'):].split('.', 1)
             nk = f'norm{idx}.{rest}'
         out[nk] = v
-    if any(k.startswith('norm.') for k in out):  # classifier: the final norm closes the last stage
-        last = max(int(k.split('.')[1]) for k in out if k.startswith('stages.'))
-        out = {(f'norm{last}.' + k[len('norm.'):] if k.startswith('norm.') else k): v for k, v in out.items()}
-    return out
+    return rename_final_norm(out, 'stages')  # classifier: the final norm closes the last stage

@@ -29,6 +29,7 @@ from mmengine.model.weight_init import trunc_normal_
 from ..layers import DropPath, LayerNorm2d, drop_path_rates, maybe_checkpoint
 from ..layers.weight_init import init_linear_and_layernorm_
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
@@ -218,8 +219,4 @@ def convert_convnext_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str
         if re.search(r'\.pwconv[12]\.weight$', k) and v.dim() == 4:  # 1x1-conv MLP variants
             v = v.flatten(1)
         out[k] = v
-    if 'norm.weight' in out:
-        last = max(int(k.split('.')[1]) for k in out if k.startswith('stages.'))
-        out[f'norm{last}.weight'] = out.pop('norm.weight')
-        out[f'norm{last}.bias'] = out.pop('norm.bias')
-    return out
+    return rename_final_norm(out, 'stages')

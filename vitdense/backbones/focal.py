@@ -40,7 +40,9 @@ from ..layers import (DropPath, Mlp, PatchEmbed, attention, drop_path_rates, gat
                       maybe_checkpoint, pad_to_multiple, relative_position_index, to_2tuple, window_partition,
                       window_reverse)
 from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.shape import tokens_to_map
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
@@ -226,7 +228,7 @@ class FocalStage(nn.Module):
         if self.downsample is None:
             return x, hw, x, hw
         B, _, C = x.shape
-        y, y_hw = self.downsample(x.transpose(1, 2).reshape(B, C, *hw))
+        y, y_hw = self.downsample(tokens_to_map(x, hw))
         return x, hw, y, y_hw
 
 
@@ -359,8 +361,4 @@ def convert_focal_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
     """
     out = {k: v for k, v in state_dict.items()
            if not (k.startswith('head.') or k.rsplit('.', 1)[-1].startswith(_DERIVED))}
-    if 'norm.weight' in out:
-        last = max(int(k.split('.')[1]) for k in out if k.startswith('layers.'))
-        for p in ('weight', 'bias'):
-            out[f'norm{last}.{p}'] = out.pop(f'norm.{p}')
-    return out
+    return rename_final_norm(out, 'layers')

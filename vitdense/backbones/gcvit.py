@@ -34,9 +34,10 @@ from ..layers import (Attention, DropPath, Mlp, attention, drop_path_rates, gath
                       relative_position_table_shape, resize_relative_position_table, window_partition,
                       window_reverse)
 from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.window_attention import WindowAttention
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
-from .swin import WindowAttention
 
 
 class SE(nn.Module):
@@ -389,8 +390,4 @@ def convert_gcvit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
     if any(k.startswith('stem.') for k in sd):
         sd = _from_timm(sd)
     sd = {k: v for k, v in sd.items() if not k.startswith('head.')}
-    if 'norm.weight' in sd:
-        last = max(int(k.split('.')[1]) for k in sd if k.startswith('levels.'))
-        sd[f'norm{last}.weight'] = sd.pop('norm.weight')
-        sd[f'norm{last}.bias'] = sd.pop('norm.bias')
-    return sd
+    return rename_final_norm(sd, 'levels')

@@ -26,8 +26,10 @@ from torchvision.ops import deform_conv2d
 
 from ..layers import (ConvMlp, DropPath, PatchEmbed, attention, drop_path_rates, maybe_checkpoint,
                       pad_to_multiple, window_partition, window_reverse)
-from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
+from ..layers.shape import map_to_tokens, tokens_to_map
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
@@ -72,11 +74,11 @@ class DTM(nn.Module):
 
     def forward(self, x: torch.Tensor, hw):
         B, _, C = x.shape
-        x = x.transpose(1, 2).reshape(B, C, *hw).contiguous()
+        x = tokens_to_map(x, hw).contiguous()
         if hw[0] % 2 or hw[1] % 2:
             x = F.pad(x, (0, hw[1] % 2, 0, hw[0] % 2))
         x = self.act_layer(self.norm_layer(self.dconv(x)))
-        return x.flatten(2).transpose(1, 2), tuple(x.shape[2:])
+        return map_to_tokens(x), tuple(x.shape[2:])
 
 
 class HiLo(nn.Module):
@@ -264,10 +266,7 @@ class LITv2(BaseBackbone):
             init_linear_and_layernorm_(self)
             for m in self.modules():
                 if isinstance(m, ConvMlp):
-                    c = m.dwconv
-                    fan_out = c.kernel_size[0] * c.kernel_size[1] * c.out_channels // c.groups
-                    nn.init.normal_(c.weight, 0, math.sqrt(2.0 / fan_out))
-                    nn.init.zeros_(c.bias)
+                    init_conv_fan_out_(m.dwconv)
                 elif isinstance(m, DeformConv2dPack):
                     m.reset_parameters()
             return
@@ -305,8 +304,4 @@ def convert_litv2_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, t
         if k.startswith('head.'):
             continue
         out[k.replace('.mlp.dwconv.dwconv.', '.mlp.dwconv.')] = v
-    if 'norm.weight' in out:
-        last = max(int(k.split('.')[1]) for k in out if k.startswith('layers.'))
-        for p in ('weight', 'bias'):
-            out[f'norm{last}.{p}'] = out.pop(f'norm.{p}')
-    return out
+    return rename_final_norm(out, 'layers')

@@ -27,14 +27,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..layers import ConvMlp, DropPath, attention, drop_path_rates, maybe_checkpoint
-from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
+from ..layers.shape import map_to_tokens, tokens_to_map
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
-
-
-def _to_map(x: torch.Tensor, hw) -> torch.Tensor:
-    """Tokens ``(B, H*W, C)`` -> map ``(B, C, H, W)``."""
-    return x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
 
 
 class ResidualConvMlp(ConvMlp):
@@ -42,7 +38,7 @@ class ResidualConvMlp(ConvMlp):
 
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
         x = self.fc1(x)
-        x = self.drop(self.act(x + self.dwconv(_to_map(x, hw)).flatten(2).transpose(1, 2)))
+        x = self.drop(self.act(x + map_to_tokens(self.dwconv(tokens_to_map(x, hw)))))
         return self.drop(self.fc2(x))
 
 
@@ -69,11 +65,11 @@ class ScaleAwareModulation(nn.Module):
 
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
         B, N, C = x.shape
-        s = _to_map(self.s(x), hw).chunk(self.heads, dim=1)
+        s = tokens_to_map(self.s(x), hw).chunk(self.heads, dim=1)
         s = torch.stack([getattr(self, f'local_conv_{i + 1}')(s[i]) for i in range(self.heads)], dim=2)
         s = s.reshape(B, C, *hw)  # channel c * heads + i: channel c of head i (the interleave of SAA)
         s = self.proj1(self.act(self.bn(self.proj0(s))))
-        return self.proj_drop(self.proj(self.v(x) * s.flatten(2).transpose(1, 2)))
+        return self.proj_drop(self.proj(self.v(x) * map_to_tokens(s)))
 
 
 class ConvPosAttention(nn.Module):
@@ -98,7 +94,7 @@ class ConvPosAttention(nn.Module):
         kv = self.kv(x)
         k, v = kv.reshape(B, N, 2, m, C // m).permute(2, 0, 3, 1, 4).unbind(0)
         y = attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
-        pos = self.local_conv(_to_map(kv[..., C:], hw)).flatten(2).transpose(1, 2)
+        pos = map_to_tokens(self.local_conv(tokens_to_map(kv[..., C:], hw)))
         y = y.transpose(1, 2).reshape(B, N, C) + pos
         return self.proj_drop(self.proj(y))
 
@@ -140,7 +136,7 @@ class ConvStem(nn.Module):
         conv, bn, act, down = self.conv
         x = act(bn(conv(x)))
         x = down(F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2)))
-        return self.norm(x.flatten(2).transpose(1, 2)), tuple(x.shape[-2:])
+        return self.norm(map_to_tokens(x)), tuple(x.shape[-2:])
 
 
 class OverlapPatchEmbed(nn.Module):
@@ -153,7 +149,7 @@ class OverlapPatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor):
         x = self.proj(x)
-        return self.norm(x.flatten(2).transpose(1, 2)), tuple(x.shape[-2:])
+        return self.norm(map_to_tokens(x)), tuple(x.shape[-2:])
 
 
 @MODELS.register_module()
@@ -234,10 +230,7 @@ class SMT(BaseBackbone):
             init_linear_and_layernorm_(self)
             for m in self.modules():
                 if isinstance(m, nn.Conv2d):
-                    fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-                    nn.init.normal_(m.weight, 0, (2.0 / fan_out) ** 0.5)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+                    init_conv_fan_out_(m)
             return
         super().init_weights()
 
@@ -254,7 +247,7 @@ class SMT(BaseBackbone):
             x, hw = getattr(self, f'patch_embed{i}')(x)
             for blk in getattr(self, f'block{i}'):
                 x = maybe_checkpoint(blk, x, hw, enabled=self.with_cp)
-            x = _to_map(getattr(self, f'norm{i}')(x), hw).contiguous()
+            x = tokens_to_map(getattr(self, f'norm{i}')(x), hw).contiguous()
             if i - 1 in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -9,7 +9,7 @@ Parameter names follow the official release (``layers.{i}.blocks.{j}.attn.qkv``,
 official weights load with a rename of three keys at most; ``convert_swin_checkpoint`` also reads
 timm-, mmdet-, mmseg- and mmpretrain-format checkpoints.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, Sequence
 
 import torch
 import torch.nn as nn
@@ -17,29 +17,14 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from ..layers.weight_init import init_linear_and_layernorm_
-from ..layers import (Attention, DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates,
-                      gather_relative_bias, maybe_checkpoint, pad_to_multiple, relative_position_index,
-                      relative_position_table_shape, resize_relative_position_table, shifted_window_mask,
+from ..layers import (DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates, maybe_checkpoint,
+                      pad_to_multiple, resize_relative_position_table, shifted_window_mask,
                       window_partition, window_reverse)
+from ..layers.window_attention import WindowAttention
+from ..layers.shape import map_to_tokens
 from ..registry import MODELS
+from ._convert import rename_final_norm
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
-
-
-class WindowAttention(Attention):
-    """Window self-attention with a learned relative-position bias table."""
-
-    def __init__(self, dim, num_heads, window_size, qkv_bias=True, qk_scale=None, attn_drop=0.0,
-                 proj_drop=0.0):
-        super().__init__(dim, num_heads, qkv_bias, qk_scale, attn_drop, proj_drop)
-        self.window_size = window_size
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros(relative_position_table_shape(window_size, num_heads)))
-        self.register_buffer('relative_position_index', relative_position_index(window_size), persistent=False)
-
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        bias = gather_relative_bias(self.relative_position_bias_table, self.relative_position_index)
-        bias = bias.unsqueeze(0) if mask is None else bias.unsqueeze(0) + mask.unsqueeze(1)
-        return super().forward(x, bias)
 
 
 class SwinBlock(nn.Module):
@@ -201,7 +186,7 @@ class SwinTransformer(BaseBackbone):
         x, hw = self.patch_embed(x)
         if self.absolute_pos_embed is not None:
             pos = F.interpolate(self.absolute_pos_embed, size=hw, mode='bicubic', align_corners=False)
-            x = x + pos.flatten(2).transpose(1, 2)
+            x = x + map_to_tokens(pos)
         x = self.pos_drop(x)
         outs = []
         for i, stage in enumerate(self.layers):
@@ -270,10 +255,7 @@ def convert_swin_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, to
         sd = {(k.replace(f'layers.{k.split(".")[1]}.downsample.',
                          f'layers.{int(k.split(".")[1]) - 1}.downsample.')
                if k.startswith('layers.') and '.downsample.' in k else k): v for k, v in sd.items()}
-    if 'norm.weight' in sd:  # classification checkpoints: the final norm closes the last stage
-        last = max(int(k.split('.')[1]) for k in sd if k.startswith('layers.'))
-        sd[f'norm{last}.weight'] = sd.pop('norm.weight')
-        sd[f'norm{last}.bias'] = sd.pop('norm.bias')
+    sd = rename_final_norm(sd, 'layers')  # classification checkpoints: the final norm closes the last stage
     if 'absolute_pos_embed' in sd and sd['absolute_pos_embed'].dim() == 3:
         v = sd['absolute_pos_embed']
         n = int(round(v.shape[1] ** 0.5))

@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import DropPath, attention, drop_path_rates, maybe_checkpoint, to_2tuple
+from ..layers.weight_init import init_conv_fan_out_
+from ..layers.shape import map_to_tokens, tokens_to_map
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -137,7 +139,7 @@ class ConvGLU(nn.Module):
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
         B, N, _ = x.shape
         x, v = self.fc1(x).chunk(2, dim=-1)
-        x = self.dwconv(x.transpose(1, 2).reshape(B, -1, *hw)).flatten(2).transpose(1, 2)
+        x = map_to_tokens(self.dwconv(tokens_to_map(x, hw)))
         x = self.drop(self.act(x) * v)
         return self.drop(self.fc2(x))
 
@@ -232,7 +234,7 @@ class AggregatedAttention(_CosineAttention):
             attn_local = attn_local + self.relative_pos_bias_local.unsqueeze(1)
             attn_local = attn_local.masked_fill(pad_mask, float('-inf'))
 
-        pooled = x.transpose(1, 2).reshape(B, C, H, W)
+        pooled = tokens_to_map(x, (H, W))
         pooled = F.adaptive_avg_pool2d(self.act(self.sr(pooled)), pool_hw).reshape(B, C, pool_len)
         kv_pool = self.kv(self.norm(pooled.transpose(1, 2))).reshape(B, pool_len, 2 * h, d).transpose(1, 2)
         k_pool, v_pool = kv_pool.chunk(2, dim=1)
@@ -305,7 +307,7 @@ class OverlapPatchEmbed(nn.Module):
     def forward(self, x):
         x = self.proj(x)
         hw = tuple(x.shape[2:])
-        return self.norm(x.flatten(2).transpose(1, 2)), hw
+        return self.norm(map_to_tokens(x)), hw
 
 
 @MODELS.register_module()
@@ -388,8 +390,7 @@ class TransNeXt(BaseBackbone):
                 if isinstance(m, nn.Linear):
                     trunc_normal_(m.weight, std=0.02)
                 elif isinstance(m, nn.Conv2d):  # He init over the fan-out
-                    fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-                    nn.init.normal_(m.weight, 0, (2.0 / fan_out) ** 0.5)
+                    init_conv_fan_out_(m)
                 elif isinstance(m, nn.LayerNorm):
                     nn.init.ones_(m.weight)
                 if isinstance(m, (nn.Linear, nn.Conv2d, nn.LayerNorm)) and m.bias is not None:

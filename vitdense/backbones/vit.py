@@ -28,6 +28,7 @@ from mmengine.model.weight_init import trunc_normal_
 from ..layers import (Attention, DropPath, Mlp, PatchEmbed, attention, maybe_checkpoint, pad_to_multiple,
                       window_partition, window_reverse)
 from ..layers.weight_init import init_linear_and_layernorm_
+from ..layers.shape import map_to_tokens, tokens_to_map
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -96,7 +97,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, src_hw: Tuple[int, int], dst_hw: T
         C = grid.shape[-1]
         grid = grid.reshape(1, src_hw[0], src_hw[1], C).permute(0, 3, 1, 2)
         grid = F.interpolate(grid, size=tuple(dst_hw), mode='bicubic', align_corners=False)
-        grid = grid.flatten(2).transpose(1, 2)
+        grid = map_to_tokens(grid)
     return torch.cat([extra, grid], 1) if num_extra_tokens else grid
 
 
@@ -231,7 +232,6 @@ class ViT(BaseBackbone):
         return self.pos_drop(x), hw
 
     def forward(self, x: torch.Tensor):
-        B = x.shape[0]
         x, hw = self.embed(x)
         outs = []
         for i in range(self.depth):
@@ -239,7 +239,7 @@ class ViT(BaseBackbone):
             if i in self.out_indices:
                 y = self.norm(x) if (self.norm is not None and i == self.depth - 1) else x
                 y = y[:, self.num_extra_tokens:] if self.cls_token is not None else y
-                outs.append(y.transpose(1, 2).reshape(B, -1, *hw))
+                outs.append(tokens_to_map(y, hw))
         return tuple(outs)
 
     def _read_checkpoint(self, checkpoint: str, map_location='cpu') -> dict:

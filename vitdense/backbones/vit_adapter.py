@@ -34,6 +34,8 @@ from mmcv.cnn import build_norm_layer
 
 from ..layers import ConvMlp, DropPath, maybe_checkpoint
 from ..layers.ms_deform_attn import MSDeformAttn, level_inputs, reference_points
+from ..layers.weight_init import init_conv_fan_out_
+from ..layers.shape import map_to_tokens, tokens_to_map
 from ..registry import MODELS
 from .base import check_out_indices
 from .vit import ViT, convert_vit_checkpoint
@@ -67,7 +69,7 @@ class SpatialPriorModule(nn.Module):
         c3 = self.conv3(c2)
         c4 = self.conv4(c3)
         pairs = ((self.fc2, c2), (self.fc3, c3), (self.fc4, c4))
-        tokens = [fc(c).flatten(2).transpose(1, 2) for fc, c in pairs]
+        tokens = [map_to_tokens(fc(c)) for fc, c in pairs]
         return self.fc1(c1), tokens
 
 
@@ -244,10 +246,7 @@ class ViTAdapter(ViT):
                     nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
                 elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                    fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
-                    nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+                    init_conv_fan_out_(m)
         for m in self.modules():
             if isinstance(m, MSDeformAttn):
                 m.reset_parameters()
@@ -281,13 +280,12 @@ class ViTAdapter(ViT):
         for layer, (a, b) in zip(self.interactions, self.interaction_indexes):
             tokens, c = layer(tokens, c, self.blocks[a:b + 1], hw, inj_inputs, ext_inputs, c_shapes)
 
-        dim = self.embed_dims
-        c2, c3, c4 = (t.transpose(1, 2).reshape(B, dim, *s)
+        c2, c3, c4 = (tokens_to_map(t, s)
                       for t, s in zip(c.split([s[0] * s[1] for s in c_shapes], 1), c_shapes))
         c1 = self.up(c2) + c1
         feats = [c1, c2, c3, c4]
         if self.add_vit_feature:
-            x3 = tokens.transpose(1, 2).reshape(B, dim, h, w)
+            x3 = tokens_to_map(tokens, (h, w))
             feats = [f + (x3 if s == 1 else
                           F.interpolate(x3, scale_factor=s, mode='bilinear', align_corners=False))
                      for f, s in zip(feats, (4, 2, 1, 0.5))]
