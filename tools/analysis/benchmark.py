@@ -1,13 +1,25 @@
-"""Params, FLOPs, forward+backward time and peak memory of a backbone, side by side with peer
-implementations of the same network, measured in the same run.
+"""Params, FLOPs, time and peak memory of backbones at dense-prediction sizes, ours against peer
+implementations of the same network, timed interleaved in one process.
 
-    python tools/analysis/benchmark.py swin-t --size 224 224 --batch 2 --iters 10
-    python tools/analysis/benchmark.py swin-t --size 800 1333 --batch 1 --peers mmdet --out bench.md
+    python tools/analysis/benchmark.py pvtv2-b2                     # one preset, both default sizes
+    python tools/analysis/benchmark.py --models swin-t pvt-t --sizes 512x512 --rounds 4 --iters 2
+    python tools/analysis/benchmark.py --all --out docs/benchmarks.md   # regenerate the whole table
 
-Each model is measured in its own fresh process (so peak memory is that model's alone): build,
-warm up, then ``--iters`` timed forward+backward passes; the median is reported. FLOPs come from
-mmengine's complexity analysis (one multiply-add counted as one FLOP, as the papers report). The
-markdown row gives ours/peer time ratios against the fastest peer (< 1: we are faster).
+For each preset and input size, all its models (ours and each peer) are built in one process and
+timed in interleaved rounds (A B A B ...): each round runs ``--iters`` steps of every model, and the
+best and median per-step time over all rounds are reported. Machine drift on a shared machine then
+hits every model alike and cancels in the ratio ours / peer (< 1: we are faster). Two modes are
+timed: ``train`` (train mode, forward + backward of the mean of every output) and ``infer`` (eval
+mode, forward under no_grad). Batch 1 by default.
+
+The same run measures this machine's fp32 matrix-multiply throughput (2048x2048 GEMM, same thread
+count); each model's achieved throughput is FLOPs per step / best step time, reported as a fraction
+of it. FLOPs come from mmengine's complexity analysis of the forward pass (one multiply-add counted
+as one FLOP, as the papers report); for the matmul yardstick the same convention is used (n^3
+multiply-adds per GEMM), and a forward+backward step is counted as 3x the forward FLOPs.
+
+Peak memory (resident-set growth over the weights on CPU, max allocated on CUDA) needs a fresh
+process per model; it is measured only with ``--memory``.
 """
 import argparse
 import json
@@ -20,6 +32,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
+
+DEFAULT_SIZES = ((512, 512), (800, 1216))
+MODES = ('train', 'infer')
 
 
 # name -> {'ours': builder spec, peer name -> builder spec}, gathered from tools/analysis/presets/*.py.
@@ -56,7 +71,10 @@ def _build(kind, spec, size):
         import timm
         spec = dict(spec)
         name = spec.pop('model_name')
-        m = timm.create_model(name, pretrained=False, img_size=size, **spec)
+        try:
+            m = timm.create_model(name, pretrained=False, img_size=size, **spec)
+        except TypeError:  # models without a fixed input size (pvt_v2) take no img_size
+            m = timm.create_model(name, pretrained=False, **spec)
 
         class Features(nn.Module):
             def __init__(self, net):
@@ -80,118 +98,237 @@ def _sdpa_flop_jit(inputs, outputs):
     return batch * q[-2] * k[-2] * q[-1] + batch * q[-2] * k[-2] * v[-1]
 
 
+def count_flops(model, x):
+    import torch
+    try:
+        from mmengine.analysis import FlopAnalyzer
+        model.eval()
+        with torch.no_grad():
+            return FlopAnalyzer(model, (x[:1],)).set_op_handle(
+                'aten::scaled_dot_product_attention', _sdpa_flop_jit).unsupported_ops_warnings(False) \
+                .uncalled_modules_warnings(False).total() * x.shape[0]
+    except Exception as e:  # report, do not hide: the row says n/a
+        print(f'[benchmark] FLOPs failed: {type(e).__name__}: {e}', file=sys.stderr)
+        return None
+
+
+def matmul_gflops(threads, n=2048, reps=5):
+    """Best fp32 GEMM throughput of this machine in GMAC/s (n^3 multiply-adds per product)."""
+    import torch
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float('inf')
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return n ** 3 / best / 1e9
+
+
+def _stepper(model, x, mode, device):
+    import torch
+
+    def sync():
+        if device == 'cuda':
+            torch.cuda.synchronize()
+
+    if mode == 'train':
+        def step():
+            model.train()  # mmdet's backbones return None from train()/eval(): never chain them
+            outs = model(x)
+            loss = sum(o.float().mean() for o in outs)
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+            sync()
+    else:
+        def step():
+            model.eval()
+            with torch.no_grad():
+                model(x)
+            sync()
+    return step
+
+
+def interleaved(preset, names, size, args):
+    """Time every model of ``names`` in this process, interleaved: returns name -> mode -> stats."""
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x = torch.randn(args.batch, 3, *size, device=args.device)
+    models, info = {}, {}
+    for name in names:
+        kind, spec = preset[name]
+        torch.manual_seed(0)
+        m = _build(kind, spec, size).to(args.device)
+        models[name] = m
+        info[name] = dict(params=sum(p.numel() for p in m.parameters()), flops=count_flops(m, x))
+    out = {n: dict(info[n]) for n in names}
+    for mode in args.modes:
+        steps = {n: _stepper(models[n], x, mode, args.device) for n in names}
+        for n in names:  # warm-up outside the timed rounds
+            for _ in range(args.warmup):
+                steps[n]()
+        times = {n: [] for n in names}
+        for r in range(args.rounds):
+            order = names if r % 2 == 0 else names[::-1]  # A B, B A: no model always runs first
+            for n in order:
+                for _ in range(args.iters):
+                    t0 = time.perf_counter()
+                    steps[n]()
+                    times[n].append(time.perf_counter() - t0)
+        for n in names:
+            out[n][mode] = dict(best_ms=1000 * min(times[n]), median_ms=1000 * statistics.median(times[n]))
+    return out
+
+
 def _rss_mb():
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
 
 
-def _measure(kind, spec, size, batch, iters, warmup, threads, device, q):
+def _peak(kind, spec, size, batch, threads, device, mode, q):
     import torch
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
     model = _build(kind, spec, size).to(device)
-    model.train()  # mmdet's backbones return None from train()/eval(): never chain them
-    params = sum(p.numel() for p in model.parameters())
     x = torch.randn(batch, 3, *size, device=device)
-
-    def step():
-        outs = model(x)
-        loss = sum(o.float().mean() for o in outs)
-        loss.backward()
-        model.zero_grad(set_to_none=True)
-
+    step = _stepper(model, x, mode, device)
     base = _rss_mb()  # weights only: the peak below is activations, gradients and workspace
-    for _ in range(warmup):
-        step()
     if device == 'cuda':
-        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        step()
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
+    step()
+    step()
     if device == 'cuda':
-        peak = torch.cuda.max_memory_allocated() / 2 ** 20
+        q.put(torch.cuda.max_memory_allocated() / 2 ** 20)
     else:  # ru_maxrss: peak resident set of this process in KiB
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
-    flops = None
-    try:
-        from mmengine.analysis import FlopAnalyzer
-        model.eval()
-        with torch.no_grad():
-            flops = FlopAnalyzer(model, (x[:1],)).set_op_handle(
-                'aten::scaled_dot_product_attention', _sdpa_flop_jit).unsupported_ops_warnings(False) \
-                .uncalled_modules_warnings(False).total()
-    except Exception as e:  # report, do not hide: the row says n/a
-        print(f'[benchmark] FLOPs of {kind} failed: {type(e).__name__}: {e}', file=sys.stderr)
-    q.put(dict(params=params, flops=flops, ms=1000 * statistics.median(times),
-               ms_min=1000 * min(times), ms_max=1000 * max(times), peak_mb=peak))
+        q.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
 
 
-def measure(kind, spec, args):
+def peak_memory(kind, spec, size, mode, args):
     ctx = mp.get_context('spawn')
     q = ctx.Queue()
-    p = ctx.Process(target=_measure, args=(kind, spec, tuple(args.size), args.batch, args.iters, args.warmup,
-                                           args.threads, args.device, q))
+    p = ctx.Process(target=_peak, args=(kind, spec, tuple(size), args.batch, args.threads, args.device,
+                                        mode, q))
     p.start()
     p.join()
     if p.exitcode != 0:
-        raise RuntimeError(f'measuring {kind} failed (exit code {p.exitcode})')
+        raise RuntimeError(f'measuring the peak memory of {kind} failed (exit code {p.exitcode})')
     return q.get()
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('model', choices=sorted(PRESETS))
-    ap.add_argument('--size', type=int, nargs=2, default=(224, 224), metavar=('H', 'W'))
-    ap.add_argument('--batch', type=int, default=2)
-    ap.add_argument('--iters', type=int, default=10)
-    ap.add_argument('--warmup', type=int, default=2)
-    ap.add_argument('--threads', type=int, default=os.cpu_count())
-    ap.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    ap.add_argument('--peers', nargs='*', default=None, help='subset of the preset peers (default: all)')
-    ap.add_argument('--out', help='append the markdown row to this file')
-    ap.add_argument('--json', help='write all figures as json')
-    args = ap.parse_args(argv)
-
-    preset = PRESETS[args.model]
-    peers = [p for p in preset if p != 'ours' and (args.peers is None or p in args.peers)]
-    results = {}
-    for name in ['ours'] + peers:
-        kind, spec = preset[name]
-        print(f'[benchmark] {args.model} {name}: {args.batch}x3x{args.size[0]}x{args.size[1]}, '
-              f'{args.iters} fwd+bwd on {args.device} ({args.threads} threads)', flush=True)
-        results[name] = measure(kind, spec, args)
-        r = results[name]
-        print(f'    params {r["params"] / 1e6:.2f}M  FLOPs {fmt_g(r["flops"])}  fwd+bwd median '
-              f'{r["ms"]:.1f} ms (min {r["ms_min"]:.1f}, max {r["ms_max"]:.1f})  peak {r["peak_mb"]:.0f} MB',
-              flush=True)
-    ours = results['ours']
-    fastest = min(peers, key=lambda p: results[p]['ms']) if peers else None
-    ratio = f'{ours["ms"] / results[fastest]["ms"]:.2f} vs {fastest}' if fastest else 'n/a'
-    peer_txt = ', '.join(f'{p} {results[p]["ms"]:.1f} ms / {results[p]["peak_mb"]:.0f} MB' for p in peers)
-    header = ('| model | input | params | FLOPs | fwd+bwd (ours) | peak mem (ours) | peers | ratio ours/fastest |\n'
-              '|---|---|---|---|---|---|---|---|')
-    row = (f'| {args.model} | {args.batch}x{args.size[0]}x{args.size[1]} {args.device} | '
-           f'{ours["params"] / 1e6:.2f}M | {fmt_g(ours["flops"])} | {ours["ms"]:.1f} ms | '
-           f'{ours["peak_mb"]:.0f} MB | {peer_txt or "-"} | {ratio} |')
-    print(header)
-    print(row)
-    if args.out:
-        new = not os.path.exists(args.out)
-        with open(args.out, 'a') as f:
-            f.write((header + '\n' if new else '') + row + '\n')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(model=args.model, size=args.size, batch=args.batch, results=results), f, indent=1)
-    return results
+def parse_size(s):
+    try:
+        h, w = (int(v) for v in s.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size {s!r}: write HxW, e.g. 512x512') from None
+    return h, w
 
 
 def fmt_g(flops):
     return 'n/a' if flops is None else f'{flops / 1e9:.2f}G'
+
+
+def table(records, gemm, args):
+    lines = ['| model | input | mode | params | FLOPs (fwd) | impl | best ms | median ms | '
+             '% of GEMM | ratio ours/peer (best) |' + (' peak MB |' if args.memory else ''),
+             '|---|---|---|---|---|---|---|---|---|---|' + ('---|' if args.memory else '')]
+    for rec in records:
+        res = rec['results']
+        for mode in args.modes:
+            for name, r in res.items():
+                mult = 3 if mode == 'train' else 1
+                frac = ('n/a' if r['flops'] is None else
+                        f'{100 * mult * r["flops"] / (r[mode]["best_ms"] / 1000) / (gemm * 1e9):.1f}%')
+                ratio = ('' if name == 'ours' else
+                         f'{res["ours"][mode]["best_ms"] / r[mode]["best_ms"]:.2f}')
+                mem = f' {r.get("peak_mb", {}).get(mode, float("nan")):.0f} |' if args.memory else ''
+                lines.append(f'| {rec["model"]} | {rec["size"][0]}x{rec["size"][1]} | {mode} | '
+                             f'{r["params"] / 1e6:.2f}M | {fmt_g(r["flops"])} | {name} | '
+                             f'{r[mode]["best_ms"]:.1f} | {r[mode]["median_ms"]:.1f} | {frac} | {ratio} |'
+                             + mem)
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('model', nargs='?', choices=sorted(PRESETS), help='one preset (or use --models/--all)')
+    ap.add_argument('--models', nargs='+', choices=sorted(PRESETS), default=None)
+    ap.add_argument('--all', action='store_true', help='every preset')
+    ap.add_argument('--sizes', nargs='+', type=parse_size, default=None, metavar='HxW',
+                    help='input sizes (default: 512x512 800x1216)')
+    ap.add_argument('--size', type=int, nargs=2, default=None, metavar=('H', 'W'),
+                    help='a single input size (kept for older commands)')
+    ap.add_argument('--modes', nargs='+', choices=MODES, default=list(MODES))
+    ap.add_argument('--batch', type=int, default=1)
+    ap.add_argument('--iters', type=int, default=2, help='steps per model per round')
+    ap.add_argument('--rounds', type=int, default=4)
+    ap.add_argument('--warmup', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=os.cpu_count())
+    ap.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    ap.add_argument('--peers', nargs='*', default=None, help='subset of the preset peers (default: all)')
+    ap.add_argument('--memory', action='store_true', help='also measure peak memory (fresh process each)')
+    ap.add_argument('--out', help='write the markdown report to this file')
+    ap.add_argument('--json', help='write all figures as json')
+    args = ap.parse_args(argv)
+
+    if args.all:
+        names = sorted(PRESETS)
+    else:
+        names = ([args.model] if args.model else []) + (args.models or [])
+    if not names:
+        ap.error('name a preset, or pass --models NAME ... or --all')
+    sizes = args.sizes or ([tuple(args.size)] if args.size else list(DEFAULT_SIZES))
+
+    gemm = matmul_gflops(args.threads)
+    print(f'[benchmark] fp32 GEMM 2048^3: {gemm:.1f} GMAC/s ({args.threads} threads)', flush=True)
+    records = []
+    for model in names:
+        preset = PRESETS[model]
+        impls = ['ours'] + [p for p in preset if p != 'ours' and (args.peers is None or p in args.peers)]
+        for size in sizes:
+            print(f'[benchmark] {model} {"/".join(impls)}: {args.batch}x3x{size[0]}x{size[1]}, '
+                  f'{args.rounds} rounds x {args.iters} steps, {args.modes} on {args.device}', flush=True)
+            try:
+                res = interleaved(preset, impls, size, args)
+            except Exception as e:  # e.g. a peer refusing this input size: say so, go on
+                print(f'[benchmark] {model} at {size} failed: {type(e).__name__}: {e}', file=sys.stderr)
+                continue
+            if args.memory:
+                for n in impls:
+                    res[n]['peak_mb'] = {m: peak_memory(*preset[n], size, m, args) for m in args.modes}
+            rec = dict(model=model, size=list(size), results=res)
+            records.append(rec)
+            print(table([rec], gemm, args), flush=True)
+    report = table(records, gemm, args)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(HEADER.format(cmd=' '.join(['python tools/analysis/benchmark.py'] + sys.argv[1:]),
+                                  date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+                                  threads=args.threads, gemm=gemm, batch=args.batch,
+                                  rounds=args.rounds, iters=args.iters))
+            f.write(report + '\n')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(gemm_gmacs=gemm, batch=args.batch, records=records), f, indent=1)
+    return records
+
+
+HEADER = """# Backbone benchmarks at dense-prediction sizes
+
+Generated by `{cmd}` on {date}, {threads} threads, batch {batch}, {rounds} interleaved rounds of
+{iters} steps per model. fp32 GEMM yardstick of this run: {gemm:.1f} GMAC/s.
+
+- `train`: train mode, forward + backward; `infer`: eval mode, forward under `no_grad`.
+- Ours and every peer of a row group are timed interleaved in one process (A B, B A, ...), so
+  drift of a shared machine cancels in the ratio ours / peer (< 1: ours is faster). Absolute times
+  are noisy; the ratios are what to compare.
+- FLOPs: mmengine's count of the forward pass, one multiply-add = one FLOP. "% of GEMM" is
+  FLOPs per step / best step time over the GEMM yardstick (same multiply-add convention); a train
+  step counts 3x the forward FLOPs.
+- Regenerate: `python tools/analysis/benchmark.py --all --out docs/benchmarks.md` (long: run by
+  hand); subsets with `--models`, `--sizes`, `--modes`, `--rounds`, `--iters`.
+
+"""
 
 
 if __name__ == '__main__':
