@@ -53,7 +53,10 @@ class ConvMlp(nn.Module):
         sizes = [h * w for h, w in shapes]
         if sum(sizes) != x.shape[1]:
             raise ValueError(f'ConvMlp: {x.shape[1]} tokens do not match the grid sizes {shapes}')
-        parts = x.split(sizes, dim=1)
-        x = torch.cat([self._dwconv(p, h, w) for p, (h, w) in zip(parts, shapes)], dim=1)
+        if len(shapes) == 1:  # one map (PVTv2, Twins): no split/cat copy of the hidden tokens
+            x = self._dwconv(x, *shapes[0])
+        else:
+            parts = x.split(sizes, dim=1)
+            x = torch.cat([self._dwconv(p, h, w) for p, (h, w) in zip(parts, shapes)], dim=1)
         x = self.drop(self.act(x))
         return self.drop(self.fc2(x))
