@@ -248,3 +248,23 @@ def test_rename_final_norm():
     assert rename_final_norm({'layers.0.x': w}, 'layers') == {'layers.0.x': w}
     with pytest.raises(KeyError, match='stage keys'):
         rename_final_norm({'norm.weight': w}, 'stages')
+
+
+@pytest.mark.parametrize('shape', [(2, 24, 7, 5), (1, 8, 1, 9)])
+def test_depthwise_conv_channels_last_equals_conv_and_keeps_tokens_contiguous(shape):
+    from vitdense.layers.shape import depthwise_conv_channels_last, map_to_tokens, tokens_to_map
+    from vitdense.testing import assert_features_close
+    B, C, H, W = shape
+    conv = nn.Conv2d(C, C, 3, padding=1, groups=C)
+    tokens = torch.randn(B, H * W, C, requires_grad=True)
+    ref = conv(tokens_to_map(tokens, (H, W)).contiguous())
+    got = depthwise_conv_channels_last(conv, tokens_to_map(tokens, (H, W)))
+    assert_features_close(got, ref, rel=1e-5)  # the same 9-term sums, another summation order
+    if H * W > 1:
+        assert map_to_tokens(got).is_contiguous()  # no NCHW round trip left for the next Linear
+    g_ref = torch.autograd.grad(ref.square().sum(), (tokens, conv.weight))
+    g_got = torch.autograd.grad(got.square().sum(), (tokens, conv.weight))
+    assert_features_close(g_got, g_ref, rel=1e-5)
+    dense = nn.Conv2d(C, C, 3, padding=1)  # not depth-wise: runs unchanged
+    x = tokens_to_map(tokens, (H, W))
+    torch.testing.assert_close(depthwise_conv_channels_last(dense, x), dense(x))

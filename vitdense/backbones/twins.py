@@ -31,6 +31,7 @@ import torch.nn as nn
 
 from ..layers import (Attention, PatchEmbed, drop_path_rates, maybe_checkpoint, pad_to_multiple,
                       window_partition, window_reverse)
+from ..layers.shape import depthwise_conv_channels_last, map_to_tokens, tokens_to_map
 from ..layers.spatial_reduction import init_sra_weights_, sra_blocks
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
@@ -79,9 +80,8 @@ class PosConv(nn.Module):
         self.proj = nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=True, groups=dim))
 
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
-        B, N, C = x.shape
-        feat = x.transpose(1, 2).reshape(B, C, *hw)
-        return (self.proj(feat) + feat).flatten(2).transpose(1, 2)
+        feat = tokens_to_map(x, hw)
+        return map_to_tokens(depthwise_conv_channels_last(self.proj[0], feat) + feat)
 
 
 def _to_map(x: torch.Tensor, hw) -> torch.Tensor:

@@ -2,7 +2,8 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from .shape import depthwise_conv_channels_last, map_to_tokens, tokens_to_map
 
 
 class Mlp(nn.Module):
@@ -45,17 +46,7 @@ class ConvMlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def _dwconv(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        # Tokens (B, N, C) viewed as a map are channels-last. A depth-wise weight (C, 1, k, k) in the
-        # default layout makes the conv convert the map to NCHW and back (two copies of the widest
-        # tensor of the block, and more in backward); restrided as channels-last (no copy: its
-        # second dim has size 1) the conv stays channels-last and returns contiguous tokens.
-        B = x.shape[0]
-        conv = self.dwconv
-        w = conv.weight
-        w = w.as_strided(w.shape, (w.shape[2] * w.shape[3], 1, w.shape[3], 1))
-        y = F.conv2d(x.transpose(1, 2).reshape(B, -1, H, W), w, conv.bias, conv.stride, conv.padding,
-                     conv.dilation, conv.groups)
-        return y.flatten(2).transpose(1, 2)
+        return map_to_tokens(depthwise_conv_channels_last(self.dwconv, tokens_to_map(x, (H, W))))
 
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
         x = self.fc1(x)
