@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import PatchEmbed, drop_path_rates, maybe_checkpoint, to_2tuple
+from ..layers.shape import tokens_to_map
 from ..layers.spatial_reduction import init_sra_weights_, sra_blocks
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
@@ -45,9 +46,6 @@ _WIDE = (64, 128, 320, 512)
 def _block_norm(dim):
     return nn.LayerNorm(dim, eps=1e-6)  # the official blocks' norm_layer; patch-embed/SR norms keep 1e-5
 
-
-def _to_map(x: torch.Tensor, hw) -> torch.Tensor:
-    return x.view(x.shape[0], hw[0], hw[1], -1).permute(0, 3, 1, 2).contiguous()
 
 
 class _PVTBase(BaseBackbone):
@@ -93,7 +91,7 @@ class _PVTBase(BaseBackbone):
             for blk in getattr(self, f'block{i + 1}'):
                 x = maybe_checkpoint(blk, x, hw, enabled=self.with_cp)
             norm = getattr(self, f'norm{i + 1}', None)
-            x = _to_map(x if norm is None else norm(x), hw)
+            x = tokens_to_map(x if norm is None else norm(x), hw).contiguous()  # NCHW maps for the necks
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -84,9 +84,6 @@ class PosConv(nn.Module):
         return map_to_tokens(depthwise_conv_channels_last(self.proj[0], feat) + feat)
 
 
-def _to_map(x: torch.Tensor, hw) -> torch.Tensor:
-    return x.view(x.shape[0], hw[0], hw[1], -1).permute(0, 3, 1, 2).contiguous()
-
 
 def _block_norm(dim):
     return nn.LayerNorm(dim, eps=1e-6)  # the official norm_layer; patch-embed/GSA norms keep 1e-5
@@ -199,7 +196,7 @@ class TwinsPCPVT(BaseBackbone):
                 if j == 0:
                     x = self.pos_block[i](x, hw)
             norm = getattr(self, f'norm{i}', None)
-            x = _to_map(x if norm is None else norm(x), hw)
+            x = tokens_to_map(x if norm is None else norm(x), hw).contiguous()  # NCHW maps for the necks
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

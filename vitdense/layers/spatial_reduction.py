@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from .attention import attention
 from .drop import DropPath
 from .mlp import ConvMlp, Mlp
+from .shape import map_to_tokens, tokens_to_map
 
 
 class SpatialReductionAttention(nn.Module):
@@ -82,12 +83,11 @@ class SpatialReductionAttention(nn.Module):
         """Tokens ``(B, H*W, C)`` -> the key/value tokens ``(B, M, C)``."""
         if not self.linear and self.sr_ratio == 1:
             return x
-        B, _, C = x.shape
-        y = x.transpose(1, 2).reshape(B, C, *hw)
+        y = tokens_to_map(x, hw)
         if self.linear:
-            y = self.act(self.norm(self.sr(self.pool(y)).flatten(2).transpose(1, 2)))
+            y = self.act(self.norm(map_to_tokens(self.sr(self.pool(y)))))
         else:
-            y = self.norm(self.sr(self._pad(y)).flatten(2).transpose(1, 2))
+            y = self.norm(map_to_tokens(self.sr(self._pad(y))))
         return y
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
