@@ -127,6 +127,26 @@ def test_bad_arch_names_the_valid_ones(name):
         cls(**_kwargs(name, arch=dict()))
 
 
+def test_arch_spelling_rule():
+    """Case and '-' / '_' do not matter in arch names (mmpretrain writes 'deit-tiny', timm 'deit_tiny')."""
+    from vitdense.backbones.base import resolve_arch
+    zoo = {'b2_li': dict(a=1), 'deit-tiny': dict(a=2)}
+    for spelling, a in [('b2_li', 1), ('B2-LI', 1), ('deit_tiny', 2), ('DeiT-Tiny', 2)]:
+        assert resolve_arch(spelling, zoo, ['a'], 'X') == dict(a=a)
+    with pytest.raises(ValueError, match='unknown arch'):
+        resolve_arch('b2li', zoo, ['a'], 'X')
+
+
+@pytest.mark.parametrize('name', REGISTERED)
+def test_every_zoo_name_builds_under_the_spelling_rule(name):
+    cls = MODELS.get(name)
+    arch = _kwargs(name)['arch']
+    respelled = arch.upper().replace('_', '-') if '_' in arch else arch.upper()
+    a = _build(name)
+    b = cls(**_kwargs(name, arch=respelled))
+    assert [tuple(p.shape) for p in a.parameters()] == [tuple(p.shape) for p in b.parameters()]
+
+
 def _fully_frozen_modules(model):
     """Modules that own parameters, all of them frozen."""
     return [(n, m) for n, m in model.named_modules()

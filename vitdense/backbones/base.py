@@ -14,8 +14,11 @@ def resolve_arch(arch: Union[str, dict], arch_zoo: Dict[str, dict], essential_ke
                  family: str) -> dict:
     """Return the settings of ``arch``: a zoo name (case-insensitive) or a dict with all essential keys."""
     if isinstance(arch, str):
-        key = arch.lower()
-        if key not in arch_zoo:
+        # One spelling rule for every family: case and '-' / '_' do not matter, so mmpretrain's
+        # 'deit-tiny' and timm's 'deit_tiny' (or 'b2_li' / 'b2-li') name the same entry.
+        canonical = {name.lower().replace('-', '_'): name for name in arch_zoo}
+        key = canonical.get(arch.lower().replace('-', '_'))
+        if key is None:
             raise ValueError(f'{family}: unknown arch {arch!r}; valid names are {sorted(arch_zoo)} '
                              f'or a dict with the keys {sorted(essential_keys)}')
         return dict(arch_zoo[key])
