@@ -138,7 +138,7 @@ class MaskedCrossAttention(nn.Module):
         q = self.q(self.norm_q(x)).view(B, N, heads, hd).transpose(1, 2)
         k, v = self.kv(self.norm_kv(ctx)).view(B, -1, 2, heads, hd).permute(2, 0, 3, 1, 4)
         bias = torch.zeros(keep.shape, dtype=x.dtype, device=x.device).masked_fill(~keep, float('-inf'))
-        out = attention(q, k, v, bias[:, None, None, :]).transpose(1, 2).reshape(B, N, C)
+        out = attention(q, k, v, bias[:, None, None, :], finite_bias=False).transpose(1, 2).reshape(B, N, C)
         x = x + self.proj(out)
         return x + self.mlp(self.norm_mlp(x))
 
