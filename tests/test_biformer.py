@@ -11,7 +11,8 @@ head_dim 16, mlp_ratio 3, topks 1-4-16-full) with seeded random weights
 classifier's state_dict (official key names), the random weights of the dense ``extra_norms``, the
 classifier's logits for a 1x3x112x112 input (n_win 7) and the dense model's four feature maps
 (n_win 4) for a 2x3x64x64 input and for a 1x3x50x75 input, whose maps need padding to the regions
-inside every routing attention.
+inside every routing attention. Seeds: weights 11, ``extra_norms[i]`` 100 + i, inputs one generator
+seeded 5 (x_cls, x_a, x_b in that order). Regenerate: ``tools/fixtures/make_biformer_fixture.py``.
 """
 import os
 

@@ -18,6 +18,9 @@ small custom archs with seeded random weights (official key names, inputs, outpu
   kernels (``natten2dqkrpb_cpu_kernel.cpp``, ``natten2dav_cpu_kernel.cpp``,
   ``natten_cpu_commons.h``); the maps cover windows shifted at the borders and maps smaller than
   the kernel (padded).
+
+Both: ``randomize_(std=0.1)``, weight seeds 1 (DAT) / 2 (DAT++), inputs seeded 21 (DAT) / 31, 32 (DAT++).
+Regenerate: ``tools/fixtures/make_dat_fixture.py --variant dat|datpp``.
 """
 import math
 import os

@@ -10,7 +10,8 @@ focal windows 7-5-3-1, expand 3, fc pooling: the released models' settings) with
 224x320 with an official model built for that size (same parameter shapes; the width is padded to
 the window in every stage: 80->84, 40->42, 20->21, 10->14). Stored: the official state dict (fp16
 values; both sides run on their fp32 cast), uint8 inputs, each stage's last-block output (hooks) and
-the logits. The official code itself is not part of this repository.
+the logits. The official code itself is not part of this repository. Seeds: weights 7 (std 0.1),
+inputs one generator seeded 0. Regenerate: ``tools/fixtures/make_focal_fixture.py``.
 """
 import os
 

@@ -43,7 +43,8 @@ def test_equals_official_detection_backbone(tmp_path):
     seeded random values: 3x3-window ImageNet-style bias tables and index buffers, a ``head``, and
     output norms ``norm0..3``), a 2x3x61x93 input and the four official output maps. So it checks
     the official dense path end to end: bias tables resized bicubically from window 3 to 5, maps
-    padded to the window, global queries pooled and interpolated to the window, layer scale."""
+    padded to the window, global queries pooled and interpolated to the window, layer scale.
+    Regenerate (seeds and value rules there): ``tools/fixtures/make_gcvit_fixture.py``."""
     data = torch.load(os.path.join(ROOT, 'tests/data/gcvit_official_small.pt'), weights_only=True)
     path = tmp_path / 'gcvit_small_arch.pth.tar'
     torch.save({'state_dict': data['state_dict']}, path)

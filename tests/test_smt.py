@@ -11,7 +11,8 @@ seeded random weights (``vitdense.testing.randomize_``, BatchNorm statistics inc
 ``attn.dw_conv``), the four feature maps for a 1x3x64x64 and a 1x3x63x95 input, a random
 10-way head and the classifier's logits for the 64x64 input (same weights, renamed to the
 classifier's ``attn.local_conv``). Entry ``k7`` is the same for the 7x7 stem of SMT-B/L and stores
-only its stem conv weight (all other weights equal ``k3``'s).
+only its stem conv weight (all other weights equal ``k3``'s). Weight seeds 20 + head_conv, head
+seed head_conv; the inputs' seeds are not recorded. Regenerate: ``tools/fixtures/make_smt_fixture.py``.
 """
 import os
 
