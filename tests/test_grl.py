@@ -5,8 +5,10 @@ locally: github.com/ofsoundof/GRL-Image-Restoration @ 3123fcadfee2107d813c5e8fff
 ``models/networks/grl.py`` (class ``GRL``, which builds ``EfficientMixAttnTransformerBlock`` from
 ``models/common/mixed_attn_block_efficient.py``), with ``fairscale.nn.checkpoint_wrapper`` and
 ``omegaconf.OmegaConf.create`` stubbed (unused / attribute access only). Three small models
-(``torch.manual_seed(0)``; every parameter perturbed by 0.05 * N(0, 1), the ``cpb_mlp`` weights drawn
-from N(0, 0.3) so the position bias varies; all weights and inputs rounded to float16 and stored so):
+(one ``torch.manual_seed(0)``, then in turn per model: build, every parameter perturbed by 0.05 * N(0, 1),
+the ``cpb_mlp`` parameters drawn afresh from N(0, 0.3) so the position bias varies, input ``torch.rand``;
+all weights and inputs rounded to float16 and stored so; regenerate with
+``tools/fixtures/make_grl_fixture.py``):
 
 * ``sr2_local``: upscale 2, 'pixelshuffle', embed_dim 36, depths [4], heads 2/2, window 4,
   stripe_size [8, 16], stripe_groups [None, None], stripe_shift, anchor_window_down_factor 2,

@@ -59,7 +59,8 @@ def test_pvt_equals_official_detection_model():
     mlp ratio 2, sr 8-4-2-1, img_size 64, LayerNorm eps 1e-6 in the blocks), weights from
     ``randomize_(seed=7)``; run locally on a 64x64 input (position embeddings used as they are) and
     a 96x128 input (bilinearly resized), outputs saved. Official key names, stage-4 position
-    embedding with the class position."""
+    embedding with the class position. Inputs: ``torch.manual_seed(1)``, then ``randn`` of each size.
+    Regenerate with ``tools/fixtures/make_pvt_fixture.py``."""
     data = torch.load(os.path.join(ROOT, 'tests/data/pvt_official_small.pt'), weights_only=True)
     arch = dict(embed_dims=(8, 16, 24, 32), depths=(1, 2, 1, 1), num_heads=(1, 2, 3, 4),
                 mlp_ratios=(2, 2, 2, 2), sr_ratios=(8, 4, 2, 1))

@@ -8,7 +8,8 @@ of the OFFICIAL dense backbone (DaiShiResearch/TransNeXt @ c8a99743b60ac94ac8d2b
 LayerNorm eps 1e-6, ``img_size=96``, ``pretrain_size=64``) with seeded random weights: its
 state_dict (official key names), three inputs (96x96 = ``img_size``, 75x103, 57x45) and the four
 feature maps of each, with the position bias interpolated (``is_extrapolation=False``) and
-extrapolated (``True``).
+extrapolated (``True``). Weights ``randomize_(seed=1, std=0.1)``, then ``temperature`` -> ``1 + 3 * t``;
+inputs ``torch.manual_seed(11 / 12 / 13)`` + ``randn``. Regenerate: ``tools/fixtures/make_transnext_fixture.py``.
 """
 import math
 import os

@@ -261,7 +261,8 @@ def test_adapter_equals_official_model():
     ratio 0.5, 2 points, conv_inplane 16, layer scale, interaction groups [[0,0],[1,1],[2,2],[3,3]],
     window attention (window 4) in blocks 0, 2, 3, pre-training size 64; weights from
     ``randomize_(seed=7, std=0.1)``, eval mode; outputs on 96x160 (6x10 tokens: padded windows,
-    resized position embedding) and 64x64 inputs."""
+    resized position embedding) and 64x64 inputs (``torch.manual_seed(3)``, then ``randn`` of each).
+    Regenerate with ``tools/fixtures/make_vit_adapter_fixture.py``."""
     data = torch.load(os.path.join(ROOT, 'tests/data/vit_adapter_official_small.pt'), weights_only=True)
     ours = ViTAdapter(SMALL_ADAPTER, img_size=64, conv_inplane=16, n_points=2, window_attn=[True, False, True, True],
                       window_size=[4, None, 4, 4], norm_cfg=BN)
