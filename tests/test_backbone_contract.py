@@ -22,12 +22,15 @@ from vitdense.testing import assert_same_outputs_and_grads, randomize_
 # deterministic in train mode for the with_cp comparison)
 CASES = {
     'BiFormer': dict(arch='tiny'),
+    'CAFormer': dict(arch='s18'),
+    'ConvFormer': dict(arch='s18'),
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),
     'DATPlusPlus': dict(arch='tiny'),
     'FocalTransformer': dict(arch='tiny'),
     'GCViT': dict(arch='xxtiny'),
     'LITv2': dict(arch='small'),
+    'PoolFormer': dict(arch='s12'),
     'PVT': dict(arch='tiny'),
     'PVTv2': dict(arch='b0'),
     'SMT': dict(arch='tiny'),

@@ -48,10 +48,11 @@ class Attention(nn.Module):
         qk_scale: override of the default ``head_dim ** -0.5``.
         attn_drop: dropout on the attention weights (training only).
         proj_drop: dropout after the output projection.
+        proj_bias: bias in the output projection.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, qk_scale: Optional[float] = None,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0):
+                 attn_drop: float = 0.0, proj_drop: float = 0.0, proj_bias: bool = True):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'dim={dim} is not divisible by num_heads={num_heads}')
@@ -59,7 +60,7 @@ class Attention(nn.Module):
         self.scale = qk_scale
         self.attn_drop = attn_drop
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
