@@ -22,6 +22,7 @@ from vitdense.testing import assert_same_outputs_and_grads, randomize_
 # deterministic in train mode for the with_cp comparison)
 CASES = {
     'BiFormer': dict(arch='tiny'),
+    'Conv2Former': dict(arch='nano'),
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),
     'DATPlusPlus': dict(arch='tiny'),
