@@ -154,3 +154,15 @@ def test_toy_mask_rcnn_conv2former_n_learns(tmp_path):
     assert losses[-3:].mean() < losses[:3].mean(), losses
     for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert math.isfinite(metrics[key]) and 0.0 <= metrics[key] <= 1.0, metrics
+
+
+def test_random_init_is_the_official_one():
+    """init_cfg=None: truncated-normal (std 0.02) conv weights, zero conv biases, unit LayerNorms
+    (official _init_weights); the stem's BatchNorms keep torch's defaults."""
+    m = Conv2Former(dict(dims=(16, 32, 64, 128), depths=(1, 1, 1, 1), kernel_size=7))
+    m.init_weights()
+    w = m.stages[2][0].mlp.fc1.weight
+    assert 0.015 < w.std().item() < 0.025  # timm/mmengine truncate at +-2 (absolute), as the official
+    assert m.stages[2][0].mlp.fc1.bias.abs().max() == 0
+    assert m.norm0.weight.eq(1).all() and m.downsample_layers[1][0].bias.eq(0).all()
+    assert m.downsample_layers[0][2].weight.eq(1).all()

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import DropPath, LayerNorm2d, drop_path_rates, maybe_checkpoint
+from ..layers.weight_init import init_linear_and_layernorm_
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -187,15 +188,13 @@ class Conv2Former(BaseBackbone):
         self._freeze_stages()
 
     def init_weights(self):
-        if self.init_cfg is None:  # the official random init: truncated normal convs, zero biases
+        if self.init_cfg is None:  # the official random init: truncated-normal convs, zero biases
+            init_linear_and_layernorm_(self)
             for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if isinstance(m, nn.Conv2d):
                     trunc_normal_(m.weight, std=0.02)
                     if m.bias is not None:
                         nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.LayerNorm):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
             return
         super().init_weights()
 
