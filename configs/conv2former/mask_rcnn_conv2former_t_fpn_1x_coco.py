@@ -1,0 +1,19 @@
+# Mask R-CNN with Conv2Former-T on COCO, 1x schedule. The paper reports COCO detection, but the
+# authors released no detection code or configs (HVision-NKU/Conv2Former holds classification only),
+# so this is our Swin-T 1x setting (../swin/mask_rcnn_swin_t.py: mmdet's single-scale 1x, AdamW 1e-4,
+# weight decay 0.05, no decay on norms) with Conv2Former-T; drop path 0.2 is our choice.
+# The official ImageNet-1k weights are on Baidu Pan only (link in README.md), not downloadable by
+# URL: fetch the file by hand and point `pretrained` at it (loaded as it is, classifier dropped).
+_base_ = '../swin/mask_rcnn_swin_t.py'
+
+pretrained = 'checkpoints/conv2former_t_in1k.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='vitdense.Conv2Former',
+        arch='tiny',
+        drop_path_rate=0.2,
+        out_indices=(0, 1, 2, 3),
+        with_cp=False,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    neck=dict(in_channels=[72, 144, 288, 576]))
