@@ -34,6 +34,7 @@ CASES = {
     'PoolFormer': dict(arch='s12'),
     'PVT': dict(arch='tiny'),
     'PVTv2': dict(arch='b0'),
+    'RepNeXt': dict(arch='m0'),
     'SMT': dict(arch='tiny'),
     'SwinTransformer': dict(arch='tiny'),
     'TransNeXt': dict(arch='micro'),
