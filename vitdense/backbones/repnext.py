@@ -178,8 +178,8 @@ class RepNeXtStem(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.stem = nn.Sequential(
-            ConvBN(in_channels, out_channels // 2, 3, 2, 1), nn.GELU(), ConvBN(out_channels // 2, out_channels, 3, 2, 1))
+        mid = out_channels // 2
+        self.stem = nn.Sequential(ConvBN(in_channels, mid, 3, 2, 1), nn.GELU(), ConvBN(mid, out_channels, 3, 2, 1))
 
     def forward(self, x):
         return self.stem(x)
@@ -248,9 +248,9 @@ class RepNeXt(BaseBackbone):
             blocks. Not in the official code (which has none, so 0 is the official setting).
         out_indices: stages whose outputs are returned (strides 4, 8, 16, 32); the raw stage outputs,
             as the official dense backbone returns them.
-        norm_eval: keep every BatchNorm in eval mode while training (running statistics and batch
-            statistics frozen, affine parameters still trained): the official detection and
-            segmentation backbones always do this.
+        norm_eval: keep every BatchNorm in eval mode while training (normalising with the running
+            statistics, which stay fixed; the affine parameters still train): the official detection
+            and segmentation backbones always do this.
         frozen_stages: -1 trains all; 0 freezes the stem; k > 0 also stages 0..k-1 (stage i > 0
             opens with its downsampling layer).
         deploy: build the fused (inference) form directly, the layout of the official ``*_fused.pt``
@@ -272,8 +272,8 @@ class RepNeXt(BaseBackbone):
         'm5': dict(embed_dims=(80, 160, 320, 640), depths=(7, 7, 35, 2)),
     }
 
-    def __init__(self, arch='m3', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3), norm_eval=False, frozen_stages=-1,
-                 deploy=False, with_cp=False, init_cfg=None):
+    def __init__(self, arch='m3', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3), norm_eval=False,
+                 frozen_stages=-1, deploy=False, with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         cfg = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths'), name)
