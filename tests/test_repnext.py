@@ -228,3 +228,14 @@ def test_toy_mask_rcnn_repnext_m0_learns(tmp_path):
     assert losses[-3:].mean() < losses[:3].mean(), losses
     for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert math.isfinite(metrics[key]) and 0.0 <= metrics[key] <= 1.0, metrics
+
+
+def test_switch_to_deploy_keeps_dtype(official):
+    m = _loaded(official).double()
+    x = _img(official['x_64']).double()
+    with torch.no_grad():
+        ref = m(x)
+        m.switch_to_deploy()
+        got = m(x)
+    assert all(p.dtype == torch.float64 for p in m.parameters())
+    assert_features_close(got, ref, rel=1e-10)

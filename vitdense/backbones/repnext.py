@@ -57,7 +57,8 @@ class ConvBN(nn.Sequential):
         conv, bn = self.conv, self.norm
         scale = bn.weight / (bn.running_var + bn.eps).sqrt()
         out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                        conv.dilation, conv.groups, bias=True, device=conv.weight.device)
+                        conv.dilation, conv.groups, bias=True, device=conv.weight.device,
+                        dtype=conv.weight.dtype)
         out.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
         out.bias.copy_(bn.bias - bn.running_mean * scale)
         return out
@@ -107,7 +108,7 @@ class RepDWConvSmall(nn.Module):
             b = b + self.conv_3_w.bias + self.conv_3_h.bias
         else:
             w = w + _serial(self.conv_3_w, self.conv_3_h)
-        out = _dw(w.shape[0], 3, self.stride, 1).to(w.device)
+        out = _dw(w.shape[0], 3, self.stride, 1).to(device=w.device, dtype=w.dtype)
         out.weight.copy_(w)
         out.bias.copy_(b)
         return out
@@ -135,7 +136,7 @@ class RepDWConvMedium(nn.Module):
     def fused(self) -> nn.Conv2d:
         w = (self.conv_7_7.weight + _centered(self.conv_5_3.weight, 7) + _centered(self.conv_3_5.weight, 7) +
              _serial(self.conv_7_w, self.conv_7_h) + _centered(_serial(self.conv_5_w, self.conv_5_h), 7))
-        out = _dw(w.shape[0], 7, self.stride, 3).to(w.device)
+        out = _dw(w.shape[0], 7, self.stride, 3).to(device=w.device, dtype=w.dtype)
         out.weight.copy_(w)
         out.bias.copy_(self.conv_7_7.bias + self.conv_5_3.bias + self.conv_3_5.bias)
         return out
