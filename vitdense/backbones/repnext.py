@@ -331,9 +331,14 @@ class RepNeXt(BaseBackbone):
         return self
 
     def _read_checkpoint(self, checkpoint, map_location='cpu'):
-        """The official fused releases are TorchScript archives: their ``state_dict()``."""
+        """The official fused releases are TorchScript archives, which the weights-only loader
+        cannot read: refused with the one-off conversion that makes them a state dict."""
         if isinstance(checkpoint, str) and _is_torchscript(checkpoint):
-            return dict(torch.jit.load(checkpoint, map_location=map_location).state_dict())
+            raise RuntimeError(
+                f'{self.family()}: {checkpoint} is a TorchScript archive (the official fused release); '
+                f'vitdense loads weights only with weights_only=True and does not run torch.jit.load '
+                f'on its own. Convert it once (for a file you trust): python '
+                f'tools/convert/torchscript_to_state_dict.py {checkpoint} OUT.pth, then load OUT.pth')
         return super()._read_checkpoint(checkpoint, map_location)
 
     def load_pretrained(self, checkpoint, prefix=None, map_location='cpu'):
