@@ -146,6 +146,25 @@ def test_neighborhood_attention_follows_natten_rules(H, W, ks, dil):
     assert_features_close(got, _naive_na(q, k, v, rpb, ks, dil))
 
 
+@pytest.mark.parametrize('H,W,ks,tile', [(19, 26, 7, 8), (8, 30, 7, 8), (9, 9, 3, 4), (40, 17, 5, 8)])
+def test_tiled_neighborhood_attention_equals_window_gather(H, W, ks, tile):
+    """The tiled path (dilation 1: query tiles against the keys their windows cover, masked) gives
+    the gather path's values and gradients (float64), with interior, border and padded tiles."""
+    from vitdense.layers.neighborhood import _gathered_neighborhood_attention, _tiled_neighborhood_attention
+    g = torch.Generator().manual_seed(H + W + ks)
+    q, k, v = (t.requires_grad_() for t in torch.randn(3, 2, 3, H, W, 4, generator=g, dtype=torch.float64))
+    rpb = torch.randn(3, 2 * ks - 1, 2 * ks - 1, generator=g, dtype=torch.float64, requires_grad=True)
+    ref = _gathered_neighborhood_attention(q, k, v, ks, 1, rpb, 0.0, False)
+    got = _tiled_neighborhood_attention(q, k, v, ks, rpb, 0.0, False, tile)
+    grad = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad(ref, (q, k, v, rpb), grad), torch.autograd.grad(got, (q, k, v, rpb), grad)):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    no_bias = _tiled_neighborhood_attention(q, k, v, ks, None, 0.0, False, tile)
+    torch.testing.assert_close(no_bias, _gathered_neighborhood_attention(q, k, v, ks, 1, None, 0.0, False),
+                               rtol=1e-10, atol=1e-10)
+
+
 def test_neighborhood_module_pads_small_maps_and_rejects_bad_kernels():
     m = NeighborhoodAttention2d(8, 2, 7).eval()
     x = torch.randn(1, 3, 5, 8)

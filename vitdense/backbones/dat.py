@@ -40,6 +40,7 @@ from ..layers import (DropPath, LayerNorm2d, Mlp, attention, drop_path_rates, ga
                       maybe_checkpoint, pad_to_multiple, relative_position_index,
                       resize_relative_position_table, shifted_window_mask, window_partition, window_reverse)
 from ..layers.neighborhood import NeighborhoodAttention2d
+from ..layers.shape import depthwise_conv_channels_last
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -174,7 +175,7 @@ class DeformableAttention(nn.Module):
         sampled = sampled.reshape(B, C, 1, Hk * Wk)
         k = self.proj_k(sampled).reshape(B, self.heads, self.head_channels, -1).transpose(-1, -2)
         v = self.proj_v(sampled).reshape(B, self.heads, self.head_channels, -1).transpose(-1, -2)
-        q = q.reshape(B, self.heads, self.head_channels, H * W).transpose(-1, -2)
+        q = q.permute(0, 2, 3, 1).reshape(B, H * W, self.heads, self.head_channels).transpose(1, 2)
         bias = None
         if self.rpe_table is not None:
             q_grid = _grid(H, W, False, pp, dtype, device).reshape(1, H * W, 1, 2)
@@ -185,7 +186,7 @@ class DeformableAttention(nn.Module):
                                  mode='bilinear', align_corners=True)  # (B*g, heads/g, HW, Ns)
             bias = bias.reshape(B, self.heads, H * W, Hk * Wk)
         out = attention(q, k, v, bias, dropout_p=self.attn_drop if self.training else 0.0)
-        out = out.transpose(-1, -2).reshape(B, C, H, W)
+        out = out.transpose(1, 2).reshape(B, H, W, C).permute(0, 3, 1, 2)
         return self.proj_drop(self.proj_out(out))
 
 
@@ -203,7 +204,7 @@ class ConvResMlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.drop(self.linear1(x))
-        x = self.act(x + self.dwc(x))
+        x = self.act(x + depthwise_conv_channels_last(self.dwc, x))
         return self.drop(self.linear2(x))
 
 
@@ -256,11 +257,14 @@ class DATStage(nn.Module):
 
     def _block(self, d: int, x: torch.Tensor) -> torch.Tensor:
         if self.use_lpu:
-            x = x + self.local_perception_units[d](x)
+            x = x + depthwise_conv_channels_last(self.local_perception_units[d], x)
         x = x + self.drop_path[d](self.attns[d](self.layer_norms[2 * d](x)))
         return x + self.drop_path[d](self.mlps[d](self.layer_norms[2 * d + 1](x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # channels-last inside a stage: depth-wise convs, LayerNorm2d and the token views of the
+        # attentions then need no layout copies
+        x = x.contiguous(memory_format=torch.channels_last)
         for d in range(len(self.attns)):
             x = maybe_checkpoint(partial(self._block, d), x, enabled=self.with_cp)
         return x
