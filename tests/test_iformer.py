@@ -199,6 +199,18 @@ def test_non_square_and_odd_inputs_keep_every_pixel(official):
     assert not torch.allclose(a[0][..., -1, :], b[0][..., -1, :])
 
 
+def test_bad_frequency_splits_are_refused():
+    """The high-frequency mixer halves its channels: an odd or empty share is an error, as is an
+    attention_heads list that does not name every block."""
+    arch = dict(depths=(1, 1, 1, 1), embed_dims=(16, 32, 64, 64), num_heads=(2, 4, 8, 8), attention_heads=(1, 2, 4, 6))
+    with pytest.raises(ValueError, match='high-frequency'):
+        InceptionTransformer(dict(arch, attention_heads=(2, 2, 4, 6)))  # 16 - 2 * 8 = 0 channels
+    with pytest.raises(ValueError, match='high-frequency'):
+        InceptionTransformer(dict(arch, embed_dims=(18, 32, 64, 64)))  # 18 - 9 = 9 channels
+    with pytest.raises(ValueError, match='one entry per block'):
+        InceptionTransformer(dict(arch, attention_heads=(1, 2, 4)))
+
+
 @pytest.mark.slow
 def test_toy_mask_rcnn_iformer_s_learns(tmp_path):
     losses, metrics = toy_training_run(os.path.join(ROOT, 'configs/iformer/mask_rcnn_iformer_s_toy.py'),

@@ -310,7 +310,7 @@ class InceptionTransformer(BaseBackbone):
         outs = []
         for i in range(self.num_stages):
             x = self._embed(i)(x if i == 0 else x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # (B, H, W, C)
-            x = x + resize_pos_embed_map(getattr(self, f'pos_embed{i + 1}'), x.shape[1:3])
+            x = x + resize_pos_embed_map(getattr(self, f'pos_embed{i + 1}'), x.shape[1:3]).to(x.dtype)
             for block in getattr(self, f'blocks{i + 1}'):
                 x = maybe_checkpoint(block, x, enabled=self.with_cp)
             if i in self.out_indices:
