@@ -209,6 +209,8 @@ def test_bad_frequency_splits_are_refused():
         InceptionTransformer(dict(arch, embed_dims=(18, 32, 64, 64)))  # 18 - 9 = 9 channels
     with pytest.raises(ValueError, match='one entry per block'):
         InceptionTransformer(dict(arch, attention_heads=(1, 2, 4)))
+    with pytest.raises(ValueError, match='pretrain_img_size'):
+        InceptionTransformer(arch, pretrain_img_size=16)
 
 
 @pytest.mark.slow

@@ -248,6 +248,9 @@ class InceptionTransformer(BaseBackbone):
         if len(att_heads) != sum(depths):
             raise ValueError(f'{name}: attention_heads needs one entry per block ({sum(depths)}), '
                              f'got {len(att_heads)}')
+        if pretrain_img_size < 32:
+            raise ValueError(f'{name}: pretrain_img_size {pretrain_img_size} leaves the stride-32 stage '
+                             f'without a position table; it must be at least 32')
         self.out_indices = check_out_indices(out_indices, self.num_stages, name)
         self.num_features = list(dims)
         self.frozen_stages = frozen_stages
