@@ -30,6 +30,7 @@ CASES = {
     'DATPlusPlus': dict(arch='tiny'),
     'FocalTransformer': dict(arch='tiny'),
     'GCViT': dict(arch='xxtiny'),
+    'InceptionTransformer': dict(arch='small'),
     'LITv2': dict(arch='small'),
     'PoolFormer': dict(arch='s12'),
     'PVT': dict(arch='tiny'),
