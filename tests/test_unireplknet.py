@@ -226,6 +226,32 @@ def test_layer_decay_groups_follow_the_official_constructor():
     assert m.get_layer_depth('neck.fpn_convs.0.conv.weight', p) == (13, 14)
 
 
+def test_layer_decay_constructor_gives_the_official_lr_scales_and_weight_decay():
+    """The cascade configs' optimizer: lr * 0.8 ** (13 - id), no weight decay on 1-D parameters
+    (biases, norms, layer scales) but on GRN's (1, 1, 1, C) gamma / beta, as the official constructor."""
+    import torch.nn as nn
+    from vitdense.engine.layer_decay import LayerDecayOptimWrapperConstructor
+
+    class Detector(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = UniRepLKNet('a')
+            self.neck = nn.Conv2d(320, 8, 1)
+
+    model = Detector()
+    ctor = LayerDecayOptimWrapperConstructor(dict(type='OptimWrapper', optimizer=dict(
+        type='AdamW', lr=1e-4, weight_decay=0.05)), paramwise_cfg=dict(layer_decay_rate=0.8, flat_decay_mult=0.0))
+    groups = {g['param_name']: g for g in ctor(model).optimizer.param_groups}
+    assert len(groups) == len(list(model.parameters()))
+    expected = {'backbone.downsample_layers.0.0.weight': (0, 0.05), 'backbone.stages.0.1.gamma': (1, 0.0),
+                'backbone.stages.2.5.grn.gamma': (4, 0.05), 'backbone.stages.2.5.norm2.bias': (4, 0.0),
+                'backbone.stages.3.1.pwconv2.weight': (12, 0.05), 'backbone.norm3.weight': (13, 0.0),
+                'neck.weight': (13, 0.05)}
+    for name, (layer, wd) in expected.items():
+        assert groups[name]['lr'] == pytest.approx(1e-4 * 0.8 ** (13 - layer)), name
+        assert groups[name]['weight_decay'] == wd, name
+
+
 def test_random_init_is_the_official_one():
     """init_cfg=None: truncated-normal (std 0.02) conv / linear weights, zero biases (official
     _init_weights); GRN starts at zero, layer scale at 1e-6, norms at torch's defaults."""
