@@ -173,6 +173,7 @@ def test_switch_to_deploy_keeps_outputs_with_fewer_parameters(official, size):
         before = ours(x)
         ours.switch_to_deploy()
         after = ours(x)
+    assert ours.deploy
     assert sum(p.numel() for p in ours.parameters()) < n_train
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in ours.modules())
     assert_features_close(after, before)

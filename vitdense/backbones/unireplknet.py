@@ -317,6 +317,7 @@ class UniRepLKNet(BaseBackbone):
         self.frozen_stages = frozen_stages
         self.with_cp = with_cp
         self.depths, self.kernel_sizes = depths, kernel_sizes
+        self.deploy = deploy
 
         self.downsample_layers = nn.ModuleList([nn.Sequential(
             nn.Conv2d(in_channels, dims[0] // 2, 3, 2, 1), LayerNorm2d(dims[0] // 2, eps=1e-6), nn.GELU(),
@@ -351,6 +352,7 @@ class UniRepLKNet(BaseBackbone):
         for stage in self.stages:
             for block in stage:
                 block.switch_to_deploy()
+        self.deploy = True
 
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
         """``(layer id, number of layers)`` of the official layer-wise lr decay (for
