@@ -41,6 +41,7 @@ CASES = {
     'TransNeXt': dict(arch='micro'),
     'TwinsPCPVT': dict(arch='small'),
     'TwinsSVT': dict(arch='small'),
+    'UniRepLKNet': dict(arch='atto'),
     'ViT': dict(arch='tiny', img_size=64, out_indices=(2, 5, 8, 11)),
     'ViTAdapter': dict(arch='tiny', img_size=64),
 }
