@@ -30,6 +30,7 @@ CASES = {
     'DATPlusPlus': dict(arch='tiny'),
     'FocalTransformer': dict(arch='tiny'),
     'GCViT': dict(arch='xxtiny'),
+    'InceptionNeXt': dict(arch='atto'),
     'LITv2': dict(arch='small'),
     'PoolFormer': dict(arch='s12'),
     'PVT': dict(arch='tiny'),
