@@ -37,6 +37,7 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import DropPath, drop_path_rates, maybe_checkpoint
+from ..layers.norm import batchnorms_to_eval
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 from .metaformer import PointwiseMlp
@@ -207,9 +208,7 @@ class InceptionNeXt(BaseBackbone):
     def train(self, mode: bool = True):
         super().train(mode)
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
+            batchnorms_to_eval(self)
         return self
 
     def forward(self, x: torch.Tensor):
