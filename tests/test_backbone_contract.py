@@ -28,6 +28,7 @@ CASES = {
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),
     'DATPlusPlus': dict(arch='tiny'),
+    'FCViT': dict(arch='tiny'),
     'FocalTransformer': dict(arch='tiny'),
     'GCViT': dict(arch='xxtiny'),
     'InceptionNeXt': dict(arch='atto'),
