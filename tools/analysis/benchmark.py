@@ -276,22 +276,35 @@ def main(argv=None):
     ap.add_argument('--memory', action='store_true', help='also measure peak memory (fresh process each)')
     ap.add_argument('--out', help='write the markdown report to this file')
     ap.add_argument('--json', help='write all figures as json')
+    ap.add_argument('--from-json', nargs='+', metavar='JSON',
+                    help='time nothing: report the union of these --json runs (with --out/--json)')
     ap.add_argument('--merge', metavar='JSON',
                     help="merge this run into an earlier run's --json file (rows measured now replace its "
                          "rows of the same model and size) and report the union (written back to it)")
     args = ap.parse_args(argv)
 
-    if args.all:
+    if args.from_json:  # no timing: the union of earlier runs (later files win per model and size)
+        names, records = [], []
+    elif args.all:
         names = sorted(PRESETS)
     else:
         names = ([args.model] if args.model else []) + (args.models or [])
-    if not names:
-        ap.error('name a preset, or pass --models NAME ... or --all')
+    if not names and not args.from_json:
+        ap.error('name a preset, or pass --models NAME ... or --all (or --from-json FILE ...)')
     sizes = args.sizes or ([tuple(args.size)] if args.size else list(DEFAULT_SIZES))
 
-    gemm = matmul_gflops(args.threads)
+    gemm = matmul_gflops(args.threads) if names else float('nan')
     print(f'[benchmark] fp32 GEMM 2048^3: {gemm:.1f} GMAC/s ({args.threads} threads)', flush=True)
     records = []
+    for path in args.from_json or []:
+        with open(path) as f:
+            records.append(json.load(f)['records'])
+    if args.from_json:
+        seen = {}
+        for rec in (r for run in records for r in run):
+            seen[(rec['model'], tuple(rec['size']))] = rec
+        records = list(seen.values())
+        args.merge = None
     for model in names:
         preset = PRESETS[model]
         impls = ['ours'] + [p for p in preset if p != 'ours' and (args.peers is None or p in args.peers)]
@@ -311,6 +324,9 @@ def main(argv=None):
                        rounds=args.rounds, iters=args.iters)
             records.append(rec)
             print(table([rec], gemm, args), flush=True)
+    if args.from_json:
+        order = {n: i for i, n in enumerate(sorted(PRESETS))}
+        records.sort(key=lambda r: (order.get(r['model'], len(order)), r['size'][0] * r['size'][1]))
     if args.merge:  # rows of earlier runs kept unless measured again now
         with open(args.merge) as f:
             old = json.load(f)['records']
