@@ -58,15 +58,14 @@ PRESETS = load_presets()
 
 def _build(kind, spec, size):
     import torch.nn as nn
-    if kind == 'vitdense':
-        import vitdense  # noqa: F401
-        from vitdense.registry import MODELS
-        return MODELS.build(dict(spec))
-    if kind in ('mmdet', 'mmseg', 'mmpretrain'):
+    from mmengine.registry import DefaultScope
+    if kind in ('vitdense', 'mmdet', 'mmseg', 'mmpretrain'):
         import importlib
-        importlib.import_module(f'{kind}.models')
+        importlib.import_module('vitdense' if kind == 'vitdense' else f'{kind}.models')
         reg = importlib.import_module(f'{kind}.registry')
-        return reg.MODELS.build(dict(spec))
+        # a registry builds in the current default scope: pin it, whatever the caller left set
+        with DefaultScope.overwrite_default_scope(kind):
+            return reg.MODELS.build(dict(spec))
     if kind == 'timm':
         import timm
         spec = dict(spec)
