@@ -294,7 +294,7 @@ def main(argv=None):
 
     gemm = matmul_gflops(args.threads) if names else float('nan')
     print(f'[benchmark] fp32 GEMM 2048^3: {gemm:.1f} GMAC/s ({args.threads} threads)', flush=True)
-    records = []
+    records, failed = [], []
     for path in args.from_json or []:
         with open(path) as f:
             records.append(json.load(f)['records'])
@@ -314,6 +314,7 @@ def main(argv=None):
                 res, rec_gemm = interleaved(preset, impls, size, args)
             except Exception as e:  # e.g. a peer refusing this input size: say so, go on
                 print(f'[benchmark] {model} at {size} failed: {type(e).__name__}: {e}', file=sys.stderr)
+                failed.append(f'{model} at {size[0]}x{size[1]}: {type(e).__name__}: {e}')
                 continue
             if args.memory:
                 for n in impls:
@@ -344,6 +345,8 @@ def main(argv=None):
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(batch=args.batch, records=records), f, indent=1)
+    if failed:  # the report holds the rows that ran; the exit status says some did not
+        raise SystemExit('[benchmark] rows that did not run:\n  ' + '\n  '.join(failed))
     return records
 
 
