@@ -118,6 +118,17 @@ def test_fixture_tells_the_dilated_grid_from_contiguous_windows(official, monkey
         assert_features_close(ours(x)[2], official['feats_96x160'][2])
 
 
+def test_fixture_tells_zero_padding_from_other_padding(official, monkeypatch):
+    """At 75x53 every attention map is padded to the window; the official code pads the normalised
+    map with zeros (unmasked keys), so padding by replication gives other features."""
+    ours = _small(official).eval()
+    ours.load_state_dict(convert_emo_checkpoint(official['state_dict']), strict=True)
+    pad = emo_module.F.pad
+    monkeypatch.setattr(emo_module.F, 'pad', lambda x, p: pad(x, p, mode='replicate'))
+    with torch.no_grad(), pytest.raises(AssertionError, match='exceeds budget'):
+        assert_features_close(ours(_img(official['x_75x53']))[2], official['feats_75x53'][2])
+
+
 def test_grid_partition_round_trip_and_layout():
     x = torch.arange(6 * 9, dtype=torch.float32).view(1, 1, 6, 9)
     w, grid = emo_module.grid_partition(x, (3, 3))
