@@ -1,33 +1,20 @@
-# PSPNet with EMO-5M on ADE20K, 512x512 crops, 80k iterations: the setting of the official
-# down-stream-tasks/mmsegmentation/configs/pspnet_emo/pspnet_emo_5M_512x512_80k_ade20k.py
-# (zhangzjn/EMO, mmseg 0.x): a pyramid pooling head (scales 1/2/3/6, 256 channels) on stage 4 and an FCN
-# auxiliary head on stage 3, attention windows of 16, drop path 0.05, SyncBN everywhere (the
-# official backbone converts its BatchNorms), AdamW lr 1.2e-4 with weight decay 0.01 (none on
-# norms), poly decay (power 0.9) to 0, 8 GPUs x 4 images, with our backbone and the official
-# ImageNet-1k weights (converted on load).
-_base_ = 'mmseg::pspnet/pspnet_r50-d8_4xb4-80k_ade20k-512x512.py'
-custom_imports = dict(imports=['vitdense'], allow_failed_imports=False)
+# PSPNet with EMO-5M on ADE20K, 512x512 crops, 80k iterations: the official
+# down-stream-tasks/mmsegmentation/configs/pspnet_emo/pspnet_emo_5M_512x512_80k_ade20k.py (zhangzjn/EMO,
+# mmseg 0.x) has the recipe of deeplabv3_emo_5m_512x512_80k_ade20k.py (windows of 16, FCN auxiliary
+# head on stage 3, AdamW 1.2e-4, poly, 8 GPUs x 4 images, SyncBN) with mmseg's pyramid pooling head
+# (scales 1/2/3/6, 256 channels) on stage 4 instead of the ASPP head.
+_base_ = './deeplabv3_emo_5m_512x512_80k_ade20k.py'
 
-pretrained = 'https://github.com/zhangzjn/EMO/raw/main/resources/EMO_5M/net.pth'
 model = dict(
-    pretrained=None,
-    backbone=dict(
+    decode_head=dict(
         _delete_=True,
-        type='vitdense.EMO',
-        arch='5m',
-        window_size=16,
-        drop_path_rate=0.05,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    decode_head=dict(in_channels=288, in_index=3, channels=256, num_classes=150),
-    auxiliary_head=dict(in_channels=160, in_index=2, num_classes=150))
-sync_bn = 'torch'  # the backbone's BatchNorms become SyncBN in distributed runs (official sync_bn=True)
-
-max_iters = 80000
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.00012, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.0)}))
-param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
-train_dataloader = dict(batch_size=4)
+        type='PSPHead',
+        in_channels=288,
+        in_index=3,
+        channels=256,
+        pool_scales=(1, 2, 3, 6),
+        dropout_ratio=0.1,
+        num_classes=150,
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
