@@ -28,6 +28,7 @@ CASES = {
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),
     'DATPlusPlus': dict(arch='tiny'),
+    'EMO': dict(arch='1m'),
     'FCViT': dict(arch='tiny'),
     'FocalTransformer': dict(arch='tiny'),
     'GCViT': dict(arch='xxtiny'),
