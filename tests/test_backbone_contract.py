@@ -38,6 +38,7 @@ CASES = {
     'PVT': dict(arch='tiny'),
     'PVTv2': dict(arch='b0'),
     'RepNeXt': dict(arch='m0'),
+    'ShuntedTransformer': dict(arch='tiny'),
     'SMT': dict(arch='tiny'),
     'SwinTransformer': dict(arch='tiny'),
     'TransNeXt': dict(arch='micro'),
