@@ -27,6 +27,7 @@ import os
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
 
 from vitdense.backbones.cloformer import CloAttention, CloFormer, convert_cloformer_checkpoint
 from vitdense.testing import assert_features_close, randomize_, toy_training_run
@@ -179,6 +180,12 @@ def test_structure_follows_the_official_variants():
     assert attn.local_branches[0].dwconv.kernel_size == (7, 7) and attn.local_branches[0].qkv.out_channels == 240
     assert m.stages[3].blocks[0].attn.window_size == 1
     assert m.stages[2].downsample.shortcut[0].kernel_size == (5, 5) and m.stages[2].downsample.mlp.fc2.out_channels == 160
+    sync = CloFormer('xxs', norm_cfg=dict(type='SyncBN', requires_grad=True))
+    assert isinstance(sync.stem.conv1.bn, nn.SyncBatchNorm) and isinstance(sync.stages[1].downsample.shortcut[1],
+                                                                            nn.SyncBatchNorm)
+    frozen_bn = CloFormer('xxs', norm_eval=True).train()
+    assert frozen_bn.training and not frozen_bn.stem.conv4.bn.training
+    assert not frozen_bn.stages[3].downsample.shortcut[1].training and frozen_bn.stages[3].blocks[0].norm1.training
     with pytest.raises(ValueError, match='group_split'):
         CloFormer(dict(CloFormer.arch_zoo['xxs'], group_splits=((3, 1), (2, 2), (4, 4), (4, 11))))
 

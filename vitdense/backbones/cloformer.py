@@ -35,25 +35,28 @@ rows; the global branch pools with ``ceil_mode`` (a partial window at the bottom
 valid cells), where the official code needs maps divisible by the window (multiples of 32 at the
 input; there both agree).
 
-The official BatchNorms are ``SyncBatchNorm``; here ``nn.BatchNorm2d`` (same parameters).
+The official BatchNorms are ``SyncBatchNorm``; here ``norm_cfg`` (``BN`` by default, same
+parameters).
 """
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
 
-from ..layers import DropPath, drop_path_rates, maybe_checkpoint
+from ..layers import DropPath, attention, drop_path_rates, maybe_checkpoint
+from ..layers.norm import batchnorms_to_eval
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
 class ConvBNReLU(nn.Module):
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int):
+    def __init__(self, in_channels: int, out_channels: int, stride: int, norm_cfg: dict):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 3, stride, 1)
-        self.bn = nn.BatchNorm2d(out_channels)
+        self.bn = build_norm_layer(norm_cfg, out_channels)[1]
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,12 +66,12 @@ class ConvBNReLU(nn.Module):
 class Stem(nn.Module):
     """Official ``PatchEmbedding``: stride 4, then a 1x1 conv and ``GroupNorm(1, C)``."""
 
-    def __init__(self, in_channels: int, dim: int):
+    def __init__(self, in_channels: int, dim: int, norm_cfg: dict):
         super().__init__()
-        self.conv1 = ConvBNReLU(in_channels, dim // 2, 2)
-        self.conv2 = ConvBNReLU(dim // 2, dim, 2)
-        self.conv3 = ConvBNReLU(dim, dim, 1)
-        self.conv4 = ConvBNReLU(dim, dim, 1)
+        self.conv1 = ConvBNReLU(in_channels, dim // 2, 2, norm_cfg)
+        self.conv2 = ConvBNReLU(dim // 2, dim, 2, norm_cfg)
+        self.conv3 = ConvBNReLU(dim, dim, 1, norm_cfg)
+        self.conv4 = ConvBNReLU(dim, dim, 1, norm_cfg)
         self.proj = nn.Conv2d(dim, dim, 1)
         self.norm = nn.GroupNorm(1, dim)
 
@@ -123,8 +126,7 @@ class CloAttention(nn.Module):
         if self.window_size > 1:
             pooled = F.avg_pool2d(x, self.window_size, self.window_size, ceil_mode=True)
         k, v = self.global_kv(pooled).reshape(b, 2, m, d, -1).transpose(-1, -2).unbind(1)
-        attn = torch.softmax(torch.matmul(q * self.scale, k.transpose(-1, -2)), dim=-1)
-        return torch.matmul(attn, v).transpose(-1, -2).reshape(b, m * d, h, w)
+        return attention(q, k, v, scale=self.scale).transpose(-1, -2).reshape(b, m * d, h, w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         res = [branch(x) for branch in self.local_branches]
@@ -173,12 +175,14 @@ class DownsampleFFN(nn.Module):
     """The FFN half of the official downsampling block: ``shortcut(x) + drop_path(mlp(norm(x)))``
     with a stride-2 ConvFFN and ``shortcut = conv kxk/2 -> BN -> conv 1x1`` to the new width."""
 
-    def __init__(self, dim: int, out_dim: int, mlp_kernel_size: int, mlp_ratio: float, drop_path: float = 0.0):
+    def __init__(self, dim: int, out_dim: int, mlp_kernel_size: int, mlp_ratio: float, drop_path: float = 0.0,
+                 norm_cfg: Optional[dict] = None):
         super().__init__()
         k = mlp_kernel_size
         self.norm = nn.GroupNorm(1, dim)
         self.mlp = ConvFFN(dim, int(dim * mlp_ratio), k, out_dim, stride=2)
-        self.shortcut = nn.Sequential(nn.Conv2d(dim, dim, k, 2, k // 2), nn.BatchNorm2d(dim),
+        self.shortcut = nn.Sequential(nn.Conv2d(dim, dim, k, 2, k // 2),
+                                      build_norm_layer(norm_cfg or dict(type='BN'), dim)[1],
                                       nn.Conv2d(dim, out_dim, 1))
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
@@ -210,6 +214,10 @@ class CloFormer(BaseBackbone):
         out_indices: stages whose features are returned (strides 4, 8, 16, 32).
         out_norm: a ``GroupNorm(1, C)`` on each returned stage (``norm3`` is the official final
             norm); False returns the raw stage outputs.
+        norm_cfg: the BatchNorms of the stem and of the downsampling shortcuts (official:
+            ``SyncBatchNorm``; ``dict(type='BN')`` by default, ``dict(type='SyncBN')`` for
+            multi-GPU training as the official code does). The block norms are GroupNorms.
+        norm_eval: keep those BatchNorms in eval mode while training.
         frozen_stages: -1 trains all; 0 freezes the stem; k > 0 also stages 0..k-1 (stage i > 0
             includes its ``downsample``, the FFN half of the official downsampling block) and their
             output norms. Frozen BatchNorms keep their running statistics.
@@ -230,7 +238,7 @@ class CloFormer(BaseBackbone):
     arch_zoo.update({'xx_small': arch_zoo['xxs'], 'x_small': arch_zoo['xs'], 'small': arch_zoo['s']})
 
     def __init__(self, arch='xxs', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3), out_norm=True,
-                 frozen_stages=-1, with_cp=False, init_cfg=None):
+                 norm_cfg=dict(type='BN'), norm_eval=False, frozen_stages=-1, with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         cfg = resolve_arch(arch, self.arch_zoo, ('dims', 'depths', 'num_heads', 'group_splits', 'kernel_sizes'),
@@ -248,17 +256,16 @@ class CloFormer(BaseBackbone):
         self.num_stages = n
         self.out_indices = check_out_indices(out_indices, n, name)
         self.num_features = list(dims)
-        self.frozen_stages = frozen_stages
-        self.with_cp = with_cp
+        self.frozen_stages, self.norm_eval, self.with_cp = frozen_stages, norm_eval, with_cp
 
-        self.stem = Stem(in_channels, dims[0])
+        self.stem = Stem(in_channels, dims[0], norm_cfg)
         dpr = drop_path_rates(drop_path_rate, depths)
         self.stages = nn.ModuleList()
         for i in range(n):
             downsample = None
             if i > 0:
                 downsample = DownsampleFFN(dims[i - 1], dims[i], mlp_kernel_sizes[i - 1], mlp_ratios[i - 1],
-                                           dpr[i - 1][-1])
+                                           dpr[i - 1][-1], norm_cfg)
             blocks = [
                 CloBlock(dims[i], cfg['num_heads'][i], cfg['group_splits'][i], cfg['kernel_sizes'][i],
                          window_sizes[i], mlp_kernel_sizes[i], mlp_ratios[i], rate,
@@ -273,9 +280,15 @@ class CloFormer(BaseBackbone):
     def _freeze_stages(self):
         if self.frozen_stages >= 0:
             freeze(self.stem)
-        for i in range(self.frozen_stages):
+        for i in range(min(self.frozen_stages, self.num_stages)):
             freeze(self.stages[i])
             freeze(getattr(self, f'norm{i}', None))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.norm_eval:
+            batchnorms_to_eval(self)
+        return self
 
     def forward(self, x: torch.Tensor):
         x = self.stem(x)
