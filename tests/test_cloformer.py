@@ -38,7 +38,8 @@ SIZES = ('64', '32x64', '47x33')  # 47x33: odd sides, official run with pooling 
 
 # Parameters of the ImageNet classifiers (backbone + final GroupNorm + 1000-way linear head), counted
 # by building cloformer_xxs / cloformer_xs / cloformer_s of the official
-# classification/models/model_factory.py at commit 9181f69 locally. The paper gives 4.2M / 7.2M / 12.3M.
+# classification/models/model_factory.py at commit 9181f69 locally. The paper's ImageNet table (as
+# Papers with Code lists it) gives 4.2M / 7.2M / 12.3M.
 OFFICIAL_PARAMS = {'xxs': 4_166_728, 'xs': 7_172_216, 's': 12_345_576}
 PAPER_MILLIONS = {'xxs': 4.2, 'xs': 7.2, 's': 12.3}
 
@@ -78,6 +79,24 @@ def test_param_count_equals_official(arch):
     n = _classifier_params(arch)
     assert n == OFFICIAL_PARAMS[arch]
     assert round(n / 1e6, 1) == PAPER_MILLIONS[arch]
+
+
+# The official ablation models cloformer_global / cloformer_no_global (same commit), as dict archs.
+ABLATIONS = {
+    'global': (dict(group_splits=((4, ), (4, ), (8, ), (16, )), kernel_sizes=((), (), (), ())), 3_998_024),
+    'no_global': (dict(group_splits=((4, 0), (4, 0), (8, 0), (16, 0)), kernel_sizes=((3, ), (5, ), (7, ), (9, ))),
+                  4_733_256),
+}
+
+
+@pytest.mark.parametrize('name', sorted(ABLATIONS))
+def test_ablation_models_param_counts_equal_official(name):
+    extra, expected = ABLATIONS[name]
+    arch = dict(dims=(32, 64, 128, 256), depths=(2, 2, 6, 2), num_heads=(4, 4, 8, 16), **extra)
+    assert _classifier_params(arch) == expected
+    with torch.no_grad():
+        (out, ) = CloFormer(arch, out_indices=(3, )).eval()(torch.randn(1, 3, 45, 37))
+    assert out.shape == (1, 256, 2, 2)
 
 
 def test_aliases_are_the_same_archs():
