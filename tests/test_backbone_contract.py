@@ -24,6 +24,7 @@ CASES = {
     'BiFormer': dict(arch='tiny'),
     'CAFormer': dict(arch='s18'),
     'ConvFormer': dict(arch='s18'),
+    'CloFormer': dict(arch='xxs'),
     'Conv2Former': dict(arch='nano'),
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),

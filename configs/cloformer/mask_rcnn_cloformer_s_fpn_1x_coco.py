@@ -1,0 +1,7 @@
+# Mask R-CNN with CloFormer-S on COCO, 1x: the recipe of mask_rcnn_cloformer_xxs_fpn_1x_coco.py (our
+# choice; no official detection config exists) with the S backbone and its ImageNet drop path 0.06.
+_base_ = './mask_rcnn_cloformer_xxs_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(arch='s', drop_path_rate=0.06, init_cfg=dict(checkpoint='checkpoints/cloformer_s_in1k.pth')),
+    neck=dict(in_channels=[64, 128, 224, 448]))
