@@ -25,6 +25,7 @@ CASES = {
     'CAFormer': dict(arch='s18'),
     'ConvFormer': dict(arch='s18'),
     'Conv2Former': dict(arch='nano'),
+    'DilateFormer': dict(arch='tiny'),
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),
     'DATPlusPlus': dict(arch='tiny'),
