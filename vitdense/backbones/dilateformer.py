@@ -30,7 +30,7 @@ official arithmetic (the official stem only asserts the 224x224 training size).
 Parameter names are the official ones (``patch_embed.proj.{0..9}``, ``stages.{i}.blocks.{j}.pos_embed``,
 ``.norm1``, ``.attn.qkv``, ``.attn.proj``, ``.norm2``, ``.mlp.fc1/fc2``, ``stages.{i}.downsample.proj.{0,1}``).
 """
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -43,13 +43,14 @@ from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
 def dilated_local_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dilation: int,
-                            kernel_size: int = 3, scale: float = 1.0) -> torch.Tensor:
+                            kernel_size: int = 3, scale: float = 1.0,
+                            attn_drop: Optional[nn.Module] = None) -> torch.Tensor:
     """Sliding-window attention of every query over its ``kernel_size**2`` dilated neighbours.
 
     ``q``, ``k``, ``v``: ``(B, heads, head_dim, H, W)``. Keys/values outside the map are zeros and
     stay in the softmax (score 0), as with ``nn.Unfold``'s zero padding. Returns ``(B, heads,
-    head_dim, H, W)``. Each score is ``sum_c q * shifted k`` over a view of the padded ``k``; nothing
-    is unfolded.
+    head_dim, H, W)``. ``attn_drop`` (a dropout module) acts on the attention weights. Each score
+    is ``sum_c q * shifted k`` over a view of the padded ``k``; nothing is unfolded.
     """
     H, W = q.shape[-2:]
     p = dilation * (kernel_size - 1) // 2
@@ -58,7 +59,10 @@ def dilated_local_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, d
     offsets = [(i * dilation, j * dilation) for i in range(kernel_size) for j in range(kernel_size)]
     q = q * scale
     scores = torch.stack([(q * k[..., a:a + H, b:b + W]).sum(2) for a, b in offsets], 2)
-    attn = scores.softmax(2).unsqueeze(3)  # (B, heads, K*K, 1, H, W)
+    attn = scores.softmax(2)
+    if attn_drop is not None:
+        attn = attn_drop(attn)
+    attn = attn.unsqueeze(3)  # (B, heads, K*K, 1, H, W)
     out = attn[:, :, 0] * v[..., :H, :W]
     for n, (a, b) in enumerate(offsets[1:], 1):
         out = out + attn[:, :, n] * v[..., a:a + H, b:b + W]
@@ -87,12 +91,10 @@ class MultiDilatelocalAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
-        if self.training and self.attn_drop.p > 0:
-            raise NotImplementedError('MSDA attention dropout is not implemented (the official default is 0)')
         G = len(self.dilation)
         qkv = self.qkv(x.permute(0, 3, 1, 2)).reshape(B, 3, G, self.num_heads // G, self.head_dim, H, W)
-        outs = [dilated_local_attention(qkv[:, 0, g], qkv[:, 1, g], qkv[:, 2, g], d, self.kernel_size, self.scale)
-                for g, d in enumerate(self.dilation)]
+        outs = [dilated_local_attention(qkv[:, 0, g], qkv[:, 1, g], qkv[:, 2, g], d, self.kernel_size, self.scale,
+                                        self.attn_drop) for g, d in enumerate(self.dilation)]
         x = torch.cat(outs, 1).reshape(B, C, H, W).permute(0, 2, 3, 1)
         return self.proj_drop(self.proj(x))
 
