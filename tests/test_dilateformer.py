@@ -39,7 +39,7 @@ SIZES = ('48', '47x33')  # 47x33: odd sides; stage maps 12x9, 6x5, 3x3, 2x2 (dil
 
 # Parameters of the ImageNet classifiers (backbone + final LayerNorm + 1000-way linear head),
 # counted by building dilateformer_tiny / _small / _base of the official models/dilateformer.py at
-# commit 99f85bb locally (the paper: 17M / 24M / 47M).
+# commit 99f85bb locally.
 OFFICIAL_PARAMS = {'tiny': 17_238_744, 'small': 24_057_504, 'base': 47_432_376}
 
 
