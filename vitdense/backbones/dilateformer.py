@@ -18,7 +18,9 @@ Each of stages 1-3 ends with ``conv 3x3/2 (bias) -> BatchNorm`` (``stages.{i}.do
 MSDA without the 9-fold copies: the official code unfolds k and v (9 copies each, then permutes
 them into matmul layouts). Here each of the 9 scores is the channel sum of ``q`` times a shifted
 view of the zero-padded ``k``, and the output the weighted sum of 9 shifted views of the padded
-``v``: no copy of k or v is made, in forward or backward. Same arithmetic up to summation order.
+``v``: k and v are copied once (zero-padded), never 9-fold, and autograd keeps views of those
+copies. Same arithmetic up to summation order, zero-padded keys included in the softmax (tested
+against the official code at odd sizes, tests/test_dilateformer.py).
 
 Dense form (no official dense code exists): the stage outputs are the block outputs of each stage
 *before* its downsampling conv (strides 4, 8, 16, 32), each through a channels-first LayerNorm
