@@ -26,6 +26,7 @@ CASES = {
     'ConvFormer': dict(arch='s18'),
     'CloFormer': dict(arch='xxs'),
     'Conv2Former': dict(arch='nano'),
+    'DilateFormer': dict(arch='tiny'),
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),
     'DATPlusPlus': dict(arch='tiny'),
