@@ -211,3 +211,14 @@ class BaseBackbone(PretrainedLoaderMixin, BaseModule):
         if mode:
             self._freeze_stages()
         return self
+
+    def _refuse_other_form(self, checkpoint, result, train_key: str, fused_key: str):
+        """For families with a fused (deploy) form: a checkpoint of the other form shares few names
+        with the model; ``train_key`` / ``fused_key`` is a parameter only the training / fused form
+        has. Refused naming the ``deploy`` value that loads it."""
+        if {train_key, fused_key} & set(result.unexpected_keys):
+            raise RuntimeError(f'{self.family()}: {checkpoint} is in the '
+                               f'{"training" if self.deploy else "fused (deploy)"} form and this model in '
+                               f'the {"fused" if self.deploy else "training"} form; build it with '
+                               f'deploy={not self.deploy} (or load the training form, then switch_to_deploy())')
+        return result

@@ -344,13 +344,8 @@ class RepNeXt(BaseBackbone):
 
     def load_pretrained(self, checkpoint, prefix=None, map_location='cpu'):
         result = super().load_pretrained(checkpoint, prefix=prefix, map_location=map_location)
-        # the stem's first conv names the form: 'stem.stem.0.weight' fused, 'stem.stem.0.conv.weight' not
-        if {'stem.stem.0.weight', 'stem.stem.0.conv.weight'} & set(result.unexpected_keys):
-            raise RuntimeError(f'{self.family()}: {checkpoint} is in the '
-                               f'{"training" if self.deploy else "fused (deploy)"} form and this model in '
-                               f'the {"fused" if self.deploy else "training"} form; build it with '
-                               f'deploy={not self.deploy} (or load the training form, then switch_to_deploy())')
-        return result
+        return self._refuse_other_form(checkpoint, result, train_key='stem.stem.0.conv.weight',
+                                       fused_key='stem.stem.0.weight')
 
     def forward(self, x: torch.Tensor):
         x = self.stem(x)

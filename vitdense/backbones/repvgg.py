@@ -37,7 +37,7 @@ from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
 class SqueezeExcite(nn.Module):
-    """Official ``SEBlock``: global mean -> 1x1 conv (``down``) -> ReLU -> 1x1 conv (``up``) -> sigmoid gate."""
+    """Official ``SEBlock``: global mean -> 1x1 conv ``down`` -> ReLU -> 1x1 conv ``up`` -> sigmoid gate."""
 
     def __init__(self, channels: int, hidden: int):
         super().__init__()
@@ -78,7 +78,7 @@ class RepVGGBlock(nn.Module):
 
     @torch.no_grad()
     def switch_to_deploy(self):
-        """Fold the three branches into ``reparam``, one biased 3x3 conv (the official ``get_equivalent_kernel_bias``)."""
+        """Fold the three branches into ``reparam``: one biased 3x3 conv (``get_equivalent_kernel_bias``)."""
         if self.reparam is not None:
             return
         conv = self.conv3x3.conv
@@ -86,7 +86,8 @@ class RepVGGBlock(nn.Module):
         k1, b1 = self.conv1x1.fused_kernel()
         kernel, bias = kernel + pad_kernel(k1, 3), bias + b1
         if self.identity is not None:
-            ki, bi = fuse_conv_bn(identity_kernel(conv.in_channels, conv.groups, 3, conv.weight), None, self.identity)
+            ki = identity_kernel(conv.in_channels, conv.groups, 3, conv.weight)
+            ki, bi = fuse_conv_bn(ki, None, self.identity)
             kernel, bias = kernel + ki, bias + bi
         reparam = nn.Conv2d(conv.in_channels, conv.out_channels, 3, conv.stride, 1, groups=conv.groups,
                             bias=True).to(conv.weight)
@@ -149,8 +150,8 @@ class RepVGG(BaseBackbone):
         'd2se': _arch((8, 14, 24, 1), (2.5, 2.5, 2.5, 5), use_se=True),
     }
 
-    def __init__(self, arch='a0', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3), frozen_stages=-1,
-                 norm_eval=False, deploy=False, with_cp=False, init_cfg=None):
+    def __init__(self, arch='a0', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3),
+                 frozen_stages=-1, norm_eval=False, deploy=False, with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         cfg = resolve_arch(arch, self.arch_zoo, ('depths', 'widths', 'stem_channels'), name)
@@ -174,7 +175,8 @@ class RepVGG(BaseBackbone):
             for j in range(depth):
                 layer += 1
                 blocks.append(RepVGGBlock(channels, width, stride=2 if j == 0 else 1,
-                                          groups=groups if layer % 2 == 0 else 1, use_se=use_se, drop_path=dpr[i][j]))
+                                          groups=groups if layer % 2 == 0 else 1, use_se=use_se,
+                                          drop_path=dpr[i][j]))
                 channels = width
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.ModuleList(stages)
@@ -203,12 +205,8 @@ class RepVGG(BaseBackbone):
 
     def load_pretrained(self, checkpoint, prefix=None, map_location='cpu'):
         result = super().load_pretrained(checkpoint, prefix=prefix, map_location=map_location)
-        if {'stem.reparam.weight', 'stem.conv3x3.conv.weight'} & set(result.unexpected_keys):
-            raise RuntimeError(f'{self.family()}: {checkpoint} is in the '
-                               f'{"training" if self.deploy else "fused (deploy)"} form and this model in '
-                               f'the {"fused" if self.deploy else "training"} form; build it with '
-                               f'deploy={not self.deploy} (or load the training form, then switch_to_deploy())')
-        return result
+        return self._refuse_other_form(checkpoint, result, train_key='stem.conv3x3.conv.weight',
+                                       fused_key='stem.reparam.weight')
 
     def forward(self, x: torch.Tensor):
         x = maybe_checkpoint(self.stem, x, enabled=self.with_cp)
@@ -222,9 +220,13 @@ class RepVGG(BaseBackbone):
 
 
 # (pattern, replacement) on one layer's key suffix, for each foreign layout.
+def _conv_bn(name):
+    return lambda m: f'{name}.{"conv" if m[2] == "conv" else "bn"}.'
+
+
 _LAYER_RULES = [
-    (r'^(rbr_dense|branch_3x3|conv_kxk)\.(conv|bn|norm)\.', lambda m: f'conv3x3.{"conv" if m[2] == "conv" else "bn"}.'),
-    (r'^(rbr_1x1|branch_1x1|conv_1x1)\.(conv|bn|norm)\.', lambda m: f'conv1x1.{"conv" if m[2] == "conv" else "bn"}.'),
+    (r'^(rbr_dense|branch_3x3|conv_kxk)\.(conv|bn|norm)\.', _conv_bn('conv3x3')),
+    (r'^(rbr_1x1|branch_1x1|conv_1x1)\.(conv|bn|norm)\.', _conv_bn('conv1x1')),
     (r'^(rbr_identity|branch_norm|identity)\.', lambda m: 'identity.'),
     (r'^(rbr_reparam|branch_reparam|reparam_conv)\.', lambda m: 'reparam.'),
     (r'^(se\.down|se_layer\.conv1\.conv|attn\.fc1)\.', lambda m: 'se.down.'),
