@@ -289,3 +289,16 @@ def test_depthwise_conv_channels_last_equals_conv_and_keeps_tokens_contiguous(sh
     dense = nn.Conv2d(C, C, 3, padding=1)  # not depth-wise: runs unchanged
     x = tokens_to_map(tokens, (H, W))
     torch.testing.assert_close(depthwise_conv_channels_last(dense, x), dense(x))
+
+
+def test_batchnorms_to_eval_leaves_other_modules_and_gradients_alone():
+    from vitdense.layers.norm import batchnorms_to_eval
+    m = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Sequential(nn.SyncBatchNorm(4), nn.GroupNorm(1, 4)),
+                      nn.Dropout(0.5)).train()
+    batchnorms_to_eval(m)
+    assert m.training and m[0].training and m[3].training and m[2][1].training
+    assert not m[1].training and not m[2][0].training
+    assert all(p.requires_grad for p in m.parameters())
+    before = m[1].running_mean.clone()
+    m[1](torch.randn(2, 4, 3, 3) + 5)
+    assert torch.equal(m[1].running_mean, before)

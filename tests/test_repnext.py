@@ -14,7 +14,6 @@ seed 1), normalised as ``(x / 255 - 0.45) / 0.25``; ``feats_64`` / ``feats_75x53
 name -> shape of the fused state dict), ``fused_params`` (its parameter count) and
 ``fused_feats_75x53`` (its stage outputs). The official code itself is not part of this repository.
 """
-import importlib
 import math
 import os
 
@@ -24,6 +23,7 @@ import torch
 
 from vitdense.backbones.repnext import RepNeXt, convert_repnext_checkpoint
 from vitdense.testing import assert_features_close, randomize_, toy_training_run
+from vitdense.utils import torchscript
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'repnext_official_small.pt')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -193,11 +193,10 @@ def test_fused_torchscript_release_loads_with_deploy(official, tmp_path):
 
     path = str(tmp_path / 'repnext_small_fused.pt')
     torch.jit.trace(WithHead(src).eval(), x).save(path)
-    with pytest.raises(RuntimeError, match='torchscript_to_state_dict.py'):
+    with pytest.raises(RuntimeError, match='vitdense.utils.torchscript'):
         _small(official, deploy=True, init_cfg=dict(type='Pretrained', checkpoint=path)).init_weights()
-    tool = importlib.import_module('tools.convert.torchscript_to_state_dict')
     path = str(tmp_path / 'repnext_small_fused.pth')
-    tool.convert(str(tmp_path / 'repnext_small_fused.pt'), path)
+    torchscript.main([str(tmp_path / 'repnext_small_fused.pt'), path])
     ours = _small(official, deploy=True, init_cfg=dict(type='Pretrained', checkpoint=path))
     ours.init_weights()
     with torch.no_grad():

@@ -4,6 +4,7 @@ Every test runs the real scripts in a subprocess with the repository's .venv pyt
 image-folder data set written to a tmp dir (tests/configs/toy_cls.py). No GPU is needed: the
 distributed test exercises the CPU/gloo fallback of vitdense.utils.launch.
 """
+import json
 import os
 import os.path as osp
 import pickle
@@ -306,3 +307,29 @@ def test_show_dir_turns_on_each_librarys_visualization_hook(tmp_path, monkeypatc
 
     with pytest.raises(RuntimeError, match='need a visualization hook in default_hooks'):
         test_tool.trigger_visualization_hook(Config(dict(default_scope=scope, default_hooks=dict())), args)
+
+
+def test_benchmark_times_ours_and_peer_and_merges_runs(tmp_path):
+    """tools/analysis/benchmark.py: one preset with a peer at a small size gives a row per
+    implementation and mode with a ratio and a per-group GEMM yardstick; a later run of another size
+    merges into the same json and report instead of replacing it. A default scope left by earlier
+    code (here mmpretrain's, which has no PVTv2) does not change which registry builds a peer."""
+    from mmengine.registry import DefaultScope
+    from tools.analysis import benchmark
+    DefaultScope.get_instance('test_benchmark_leftover_scope', scope_name='mmpretrain')
+    try:
+        js, md = str(tmp_path / 'b.json'), str(tmp_path / 'b.md')
+        common = ['--rounds', '1', '--iters', '1', '--warmup', '0', '--threads', '1', '--modes', 'infer']
+        benchmark.main(['pvtv2-b0', '--sizes', '64x64', '--peers', 'mmdet', '--json', js, '--out', md] + common)
+        benchmark.main(['pvtv2-b0', '--sizes', '96x64', '--peers', 'mmdet', '--merge', js, '--out', md] + common)
+        with open(js) as f:
+            recs = json.load(f)['records']
+        assert [r['size'] for r in recs] == [[64, 64], [96, 64]]
+        assert all(r['gemm_gmacs'] > 0 and set(r['results']) == {'ours', 'mmdet'} for r in recs)
+        rows = [line for line in open(md) if line.startswith('| pvtv2-b0 ')]
+        assert len(rows) == 4  # 2 sizes x (ours, mmdet)
+        ratios = [line.split('|')[10].strip() for line in rows]
+        assert ratios[0] == '' and float(ratios[1]) > 0
+        assert '--merge' in open(md).read()
+    finally:  # later tests see the scopes they had
+        DefaultScope._instance_dict.pop('test_benchmark_leftover_scope')

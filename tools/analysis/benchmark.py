@@ -58,15 +58,14 @@ PRESETS = load_presets()
 
 def _build(kind, spec, size):
     import torch.nn as nn
-    if kind == 'vitdense':
-        import vitdense  # noqa: F401
-        from vitdense.registry import MODELS
-        return MODELS.build(dict(spec))
-    if kind in ('mmdet', 'mmseg', 'mmpretrain'):
+    from mmengine.registry import DefaultScope
+    if kind in ('vitdense', 'mmdet', 'mmseg', 'mmpretrain'):
         import importlib
-        importlib.import_module(f'{kind}.models')
+        importlib.import_module('vitdense' if kind == 'vitdense' else f'{kind}.models')
         reg = importlib.import_module(f'{kind}.registry')
-        return reg.MODELS.build(dict(spec))
+        # a registry builds in the current default scope: pin it, whatever the caller left set
+        with DefaultScope.overwrite_default_scope(kind):
+            return reg.MODELS.build(dict(spec))
     if kind == 'timm':
         import timm
         spec = dict(spec)
@@ -118,12 +117,13 @@ def matmul_gflops(threads, n=2048, reps=5):
     torch.set_num_threads(threads)
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
-    best = float('inf')
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return n ** 3 / best / 1e9
+    return n ** 3 / min(_timed(torch.mm, a, b) for _ in range(reps)) / 1e9
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
 
 
 def _stepper(model, x, mode, device):
@@ -164,6 +164,9 @@ def interleaved(preset, names, size, args):
         models[name] = m
         info[name] = dict(params=sum(p.numel() for p in m.parameters()), flops=count_flops(m, x))
     out = {n: dict(info[n]) for n in names}
+    # the GEMM yardstick is timed in the same rounds, so "% of GEMM" sees the same machine load
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    gemm_s = [_timed(torch.mm, a, b)]
     for mode in args.modes:
         steps = {n: _stepper(models[n], x, mode, args.device) for n in names}
         for n in names:  # warm-up outside the timed rounds
@@ -174,12 +177,11 @@ def interleaved(preset, names, size, args):
             order = names if r % 2 == 0 else names[::-1]  # A B, B A: no model always runs first
             for n in order:
                 for _ in range(args.iters):
-                    t0 = time.perf_counter()
-                    steps[n]()
-                    times[n].append(time.perf_counter() - t0)
+                    times[n].append(_timed(steps[n]))
+            gemm_s.append(_timed(torch.mm, a, b))
         for n in names:
             out[n][mode] = dict(best_ms=1000 * min(times[n]), median_ms=1000 * statistics.median(times[n]))
-    return out
+    return out, 2048 ** 3 / min(gemm_s) / 1e9
 
 
 def _rss_mb():
@@ -229,23 +231,27 @@ def fmt_g(flops):
 
 
 def table(records, gemm, args):
+    """Markdown rows; each row group's "% of GEMM" uses the yardstick timed in its own rounds
+    (``gemm`` only for records that have none)."""
+    memory = any('peak_mb' in r for rec in records for r in rec['results'].values())
     lines = ['| model | input | mode | params | FLOPs (fwd) | impl | best ms | median ms | '
-             '% of GEMM | ratio ours/peer (best) |' + (' peak MB |' if args.memory else ''),
-             '|---|---|---|---|---|---|---|---|---|---|' + ('---|' if args.memory else '')]
+             '% of GEMM | ratio ours/peer (best) | GEMM GMAC/s |' + (' peak MB |' if memory else ''),
+             '|---|---|---|---|---|---|---|---|---|---|---|' + ('---|' if memory else '')]
     for rec in records:
         res = rec['results']
-        for mode in args.modes:
+        g = rec.get('gemm_gmacs', gemm)
+        for mode in (m for m in MODES if m in res['ours']):
             for name, r in res.items():
                 mult = 3 if mode == 'train' else 1
                 frac = ('n/a' if r['flops'] is None else
-                        f'{100 * mult * r["flops"] / (r[mode]["best_ms"] / 1000) / (gemm * 1e9):.1f}%')
+                        f'{100 * mult * r["flops"] / (r[mode]["best_ms"] / 1000) / (g * 1e9):.1f}%')
                 ratio = ('' if name == 'ours' else
                          f'{res["ours"][mode]["best_ms"] / r[mode]["best_ms"]:.2f}')
-                mem = f' {r.get("peak_mb", {}).get(mode, float("nan")):.0f} |' if args.memory else ''
+                mem = f' {r.get("peak_mb", {}).get(mode, float("nan")):.0f} |' if memory else ''
                 lines.append(f'| {rec["model"]} | {rec["size"][0]}x{rec["size"][1]} | {mode} | '
                              f'{r["params"] / 1e6:.2f}M | {fmt_g(r["flops"])} | {name} | '
-                             f'{r[mode]["best_ms"]:.1f} | {r[mode]["median_ms"]:.1f} | {frac} | {ratio} |'
-                             + mem)
+                             f'{r[mode]["best_ms"]:.1f} | {r[mode]["median_ms"]:.1f} | {frac} | {ratio} | '
+                             f'{g:.0f} |' + mem)
     return '\n'.join(lines)
 
 
@@ -269,19 +275,35 @@ def main(argv=None):
     ap.add_argument('--memory', action='store_true', help='also measure peak memory (fresh process each)')
     ap.add_argument('--out', help='write the markdown report to this file')
     ap.add_argument('--json', help='write all figures as json')
+    ap.add_argument('--from-json', nargs='+', metavar='JSON',
+                    help='time nothing: report the union of these --json runs (with --out/--json)')
+    ap.add_argument('--merge', metavar='JSON',
+                    help="merge this run into an earlier run's --json file (rows measured now replace its "
+                         "rows of the same model and size) and report the union (written back to it)")
     args = ap.parse_args(argv)
 
-    if args.all:
+    if args.from_json:  # no timing: the union of earlier runs (later files win per model and size)
+        names, records = [], []
+    elif args.all:
         names = sorted(PRESETS)
     else:
         names = ([args.model] if args.model else []) + (args.models or [])
-    if not names:
-        ap.error('name a preset, or pass --models NAME ... or --all')
+    if not names and not args.from_json:
+        ap.error('name a preset, or pass --models NAME ... or --all (or --from-json FILE ...)')
     sizes = args.sizes or ([tuple(args.size)] if args.size else list(DEFAULT_SIZES))
 
-    gemm = matmul_gflops(args.threads)
+    gemm = matmul_gflops(args.threads) if names else float('nan')
     print(f'[benchmark] fp32 GEMM 2048^3: {gemm:.1f} GMAC/s ({args.threads} threads)', flush=True)
-    records = []
+    records, failed = [], []
+    for path in args.from_json or []:
+        with open(path) as f:
+            records.append(json.load(f)['records'])
+    if args.from_json:
+        seen = {}
+        for rec in (r for run in records for r in run):
+            seen[(rec['model'], tuple(rec['size']))] = rec
+        records = list(seen.values())
+        args.merge = None
     for model in names:
         preset = PRESETS[model]
         impls = ['ours'] + [p for p in preset if p != 'ours' and (args.peers is None or p in args.peers)]
@@ -289,44 +311,61 @@ def main(argv=None):
             print(f'[benchmark] {model} {"/".join(impls)}: {args.batch}x3x{size[0]}x{size[1]}, '
                   f'{args.rounds} rounds x {args.iters} steps, {args.modes} on {args.device}', flush=True)
             try:
-                res = interleaved(preset, impls, size, args)
+                res, rec_gemm = interleaved(preset, impls, size, args)
             except Exception as e:  # e.g. a peer refusing this input size: say so, go on
                 print(f'[benchmark] {model} at {size} failed: {type(e).__name__}: {e}', file=sys.stderr)
+                failed.append(f'{model} at {size[0]}x{size[1]}: {type(e).__name__}: {e}')
                 continue
             if args.memory:
                 for n in impls:
                     res[n]['peak_mb'] = {m: peak_memory(*preset[n], size, m, args) for m in args.modes}
-            rec = dict(model=model, size=list(size), results=res)
+            rec = dict(model=model, size=list(size), results=res, gemm_gmacs=rec_gemm,
+                       date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), threads=args.threads,
+                       rounds=args.rounds, iters=args.iters)
             records.append(rec)
             print(table([rec], gemm, args), flush=True)
+    if args.from_json:
+        order = {n: i for i, n in enumerate(sorted(PRESETS))}
+        records.sort(key=lambda r: (order.get(r['model'], len(order)), r['size'][0] * r['size'][1]))
+    if args.merge:  # rows of earlier runs kept unless measured again now
+        with open(args.merge) as f:
+            old = json.load(f)['records']
+        fresh = {(r['model'], tuple(r['size'])) for r in records}
+        records = [r for r in old if (r['model'], tuple(r['size'])) not in fresh] + records
+        order = {n: i for i, n in enumerate(sorted(PRESETS))}
+        records.sort(key=lambda r: (order.get(r['model'], len(order)), r['size'][0] * r['size'][1]))
+        args.json = args.json or args.merge
     report = table(records, gemm, args)
     if args.out:
         with open(args.out, 'w') as f:
-            f.write(HEADER.format(cmd=' '.join(['python tools/analysis/benchmark.py'] + sys.argv[1:]),
+            f.write(HEADER.format(cmd=' '.join(['python tools/analysis/benchmark.py'] + (argv or sys.argv[1:])),
                                   date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-                                  threads=args.threads, gemm=gemm, batch=args.batch,
-                                  rounds=args.rounds, iters=args.iters))
+                                  threads=args.threads, batch=args.batch))
             f.write(report + '\n')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(gemm_gmacs=gemm, batch=args.batch, records=records), f, indent=1)
+            json.dump(dict(batch=args.batch, records=records), f, indent=1)
+    if failed:  # the report holds the rows that ran; the exit status says some did not
+        raise SystemExit('[benchmark] rows that did not run:\n  ' + '\n  '.join(failed))
     return records
 
 
 HEADER = """# Backbone benchmarks at dense-prediction sizes
 
-Generated by `{cmd}` on {date}, {threads} threads, batch {batch}, {rounds} interleaved rounds of
-{iters} steps per model. fp32 GEMM yardstick of this run: {gemm:.1f} GMAC/s.
+Generated by `{cmd}` (last run {date}), {threads} threads, batch {batch}. Every row group (one model
+at one size) records its own run, rounds and date in the `--json` file next to this one.
 
 - `train`: train mode, forward + backward; `infer`: eval mode, forward under `no_grad`.
 - Ours and every peer of a row group are timed interleaved in one process (A B, B A, ...), so
   drift of a shared machine cancels in the ratio ours / peer (< 1: ours is faster). Absolute times
   are noisy; the ratios are what to compare.
 - FLOPs: mmengine's count of the forward pass, one multiply-add = one FLOP. "% of GEMM" is
-  FLOPs per step / best step time over the GEMM yardstick (same multiply-add convention); a train
-  step counts 3x the forward FLOPs.
-- Regenerate: `python tools/analysis/benchmark.py --all --out docs/benchmarks.md` (long: run by
-  hand); subsets with `--models`, `--sizes`, `--modes`, `--rounds`, `--iters`.
+  FLOPs per step / best step time over this machine's fp32 2048x2048 GEMM throughput, timed in the
+  same rounds as the row group (column "GEMM GMAC/s", same multiply-add convention); a train step
+  counts 3x the forward FLOPs.
+- Regenerate: `python tools/analysis/benchmark.py --all --rounds 3 --iters 1 --threads 2 --json
+  docs/benchmarks.json --out docs/benchmarks.md` (long: run by hand); a subset replaces its rows with
+  `--models NAME ... --merge docs/benchmarks.json --out docs/benchmarks.md`.
 
 """
 

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from ..layers import DropPath, drop_path_rates, maybe_checkpoint
 from ..registry import MODELS
+from ..utils.torchscript import COMMAND as TORCHSCRIPT_COMMAND
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
 
@@ -337,8 +338,8 @@ class RepNeXt(BaseBackbone):
             raise RuntimeError(
                 f'{self.family()}: {checkpoint} is a TorchScript archive (the official fused release); '
                 f'vitdense loads weights only with weights_only=True and does not run torch.jit.load '
-                f'on its own. Convert it once (for a file you trust): python '
-                f'tools/convert/torchscript_to_state_dict.py {checkpoint} OUT.pth, then load OUT.pth')
+                f'on its own. Convert it once (for a file you trust): {TORCHSCRIPT_COMMAND} '
+                f'{checkpoint} OUT.pth, then load OUT.pth')
         return super()._read_checkpoint(checkpoint, map_location)
 
     def load_pretrained(self, checkpoint, prefix=None, map_location='cpu'):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from ..layers import ConvMlp, DropPath, attention, drop_path_rates, maybe_checkpoint
 from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
-from ..layers.shape import map_to_tokens, tokens_to_map
+from ..layers.shape import depthwise_conv_channels_last, map_to_tokens, tokens_to_map
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -38,7 +38,8 @@ class ResidualConvMlp(ConvMlp):
 
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
         x = self.fc1(x)
-        x = self.drop(self.act(x + map_to_tokens(self.dwconv(tokens_to_map(x, hw)))))
+        x = x + map_to_tokens(depthwise_conv_channels_last(self.dwconv, tokens_to_map(x, hw)))
+        x = self.drop(self.act(x))
         return self.drop(self.fc2(x))
 
 
@@ -65,9 +66,14 @@ class ScaleAwareModulation(nn.Module):
 
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
         B, N, C = x.shape
-        s = tokens_to_map(self.s(x), hw).chunk(self.heads, dim=1)
-        s = torch.stack([getattr(self, f'local_conv_{i + 1}')(s[i]) for i in range(self.heads)], dim=2)
-        s = s.reshape(B, C, *hw)  # channel c * heads + i: channel c of head i (the interleave of SAA)
+        # each head's slice of s as its own product: contiguous, so its conv runs channels-last
+        w, b, c = self.s.weight, self.s.bias, C // self.heads
+        s = [map_to_tokens(depthwise_conv_channels_last(
+            getattr(self, f'local_conv_{i + 1}'),
+            tokens_to_map(F.linear(x, w[i * c:(i + 1) * c], None if b is None else b[i * c:(i + 1) * c]), hw)))
+            for i in range(self.heads)]
+        # channel c * heads + i: channel c of head i (the interleave of SAA)
+        s = tokens_to_map(torch.stack(s, dim=-1).reshape(B, N, C), hw)
         s = self.proj1(self.act(self.bn(self.proj0(s))))
         return self.proj_drop(self.proj(self.v(x) * map_to_tokens(s)))
 
@@ -91,10 +97,11 @@ class ConvPosAttention(nn.Module):
         B, N, C = x.shape
         m = self.num_heads
         q = self.q(x).reshape(B, N, m, C // m).transpose(1, 2)
-        kv = self.kv(x)
-        k, v = kv.reshape(B, N, 2, m, C // m).permute(2, 0, 3, 1, 4).unbind(0)
+        w, b = self.kv.weight, self.kv.bias  # k and v as two products: v contiguous for its conv
+        k, v = (F.linear(x, w[i * C:(i + 1) * C], None if b is None else b[i * C:(i + 1) * C]) for i in (0, 1))
+        pos = map_to_tokens(depthwise_conv_channels_last(self.local_conv, tokens_to_map(v, hw)))
+        k, v = (t.reshape(B, N, m, C // m).transpose(1, 2) for t in (k, v))
         y = attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
-        pos = map_to_tokens(self.local_conv(tokens_to_map(kv[..., C:], hw)))
         y = y.transpose(1, 2).reshape(B, N, C) + pos
         return self.proj_drop(self.proj(y))
 

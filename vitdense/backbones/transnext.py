@@ -21,7 +21,7 @@ Any input size: the overlapping convs give ``ceil(H / 4)``, ``ceil(H / 8)``, ...
 window masks the border, and the pooled grid is ``max(1, H // sr)`` (the official code fails on maps
 smaller than ``sr``; it is otherwise identical).
 
-The pure-PyTorch path (unfold-based sliding window) runs everywhere. When the official CUDA
+The pure-PyTorch path (products with the shifted views of the zero-padded map) runs everywhere. When the official CUDA
 extension ``swattention`` is importable and the input is on a GPU, its kernels compute the local
 part instead (same result).
 """
@@ -35,7 +35,7 @@ from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import DropPath, attention, drop_path_rates, maybe_checkpoint, to_2tuple
 from ..layers.weight_init import init_conv_fan_out_
-from ..layers.shape import map_to_tokens, tokens_to_map
+from ..layers.shape import depthwise_conv_channels_last, map_to_tokens, tokens_to_map
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -137,9 +137,10 @@ class ConvGLU(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, hw) -> torch.Tensor:
-        B, N, _ = x.shape
-        x, v = self.fc1(x).chunk(2, dim=-1)
-        x = map_to_tokens(self.dwconv(tokens_to_map(x, hw)))
+        # fc1 as its two halves: each contiguous, so the depth-wise conv runs on a channels-last view
+        w, b, n = self.fc1.weight, self.fc1.bias, self.dwconv.in_channels
+        x, v = F.linear(x, w[:n], b[:n]), F.linear(x, w[n:], b[n:])
+        x = map_to_tokens(depthwise_conv_channels_last(self.dwconv, tokens_to_map(x, hw)))
         x = self.drop(self.act(x) * v)
         return self.drop(self.fc2(x))
 
@@ -226,11 +227,10 @@ class AggregatedAttention(_CosineAttention):
             attn_local = _SWQKRPB.apply(q_scaled.contiguous(), k_local, self.relative_pos_bias_local, H, W,
                                         self.window_size)
         else:
-            kv = torch.cat([k_local, v_local], dim=-1).transpose(1, 2).reshape(B, 2 * C, H, W)
-            kv = F.unfold(kv, self.window_size, padding=self.window_size // 2)
-            kv = kv.reshape(B, 2 * h, d, self.local_len, N).permute(0, 1, 4, 2, 3)  # (B, 2h, N, d, L)
-            k_local, v_local = kv.chunk(2, dim=1)
-            attn_local = (q_scaled.unsqueeze(-2) @ k_local).squeeze(-2)
+            k_local, v_local = self._shifted_windows(k_local, hw), self._shifted_windows(v_local, hw)
+            q_map = q_scaled.transpose(1, 2).reshape(B, H, W, h, d)  # a view: q_scaled is token-major
+            attn_local = torch.stack([(q_map * k).sum(-1) for k in k_local], dim=-1)  # (B, H, W, h, L)
+            attn_local = attn_local.reshape(B, N, h, -1).transpose(1, 2)
             attn_local = attn_local + self.relative_pos_bias_local.unsqueeze(1)
             attn_local = attn_local.masked_fill(pad_mask, float('-inf'))
 
@@ -245,11 +245,22 @@ class AggregatedAttention(_CosineAttention):
         attn_local, attn_pool = attn.split([self.local_len, pool_len], dim=-1)
         attn_local = (q_norm @ self.learnable_tokens) + self.learnable_bias + attn_local
         if kernel:
-            x_local = _SWAV.apply(attn_local.type_as(v_local), v_local, H, W, self.window_size)
+            x_local = _SWAV.apply(attn_local.type_as(v_local), v_local, H, W, self.window_size).transpose(1, 2)
         else:
-            x_local = (attn_local.unsqueeze(-2) @ v_local.transpose(-2, -1)).squeeze(-2)
-        x = (x_local + attn_pool @ v_pool).transpose(1, 2).reshape(B, N, C)
+            weights = attn_local.transpose(1, 2).reshape(B, H, W, h, self.local_len, 1)
+            x_local = sum(weights[..., i, :] * v for i, v in enumerate(v_local)).reshape(B, N, h, d)
+        x = (x_local + (attn_pool @ v_pool).transpose(1, 2)).reshape(B, N, C)
         return self.proj_drop(self.proj(x))
+
+    def _shifted_windows(self, t: torch.Tensor, hw):
+        """Tokens ``(B, N, C)`` -> the ``window ** 2`` views ``(B, H, W, heads, head_dim)`` of the
+        zero-padded map, one per window offset in unfold order: a padded copy instead of unfold's
+        ``window ** 2`` copies, and products per offset instead of one tiny matmul per query."""
+        B, _, C = t.shape
+        (H, W), p = hw, self.window_size // 2
+        t = F.pad(t.reshape(B, H, W, C), (0, 0, p, p, p, p))
+        return [t[:, i:i + H, j:j + W].reshape(B, H, W, self.num_heads, self.head_dim)
+                for i in range(self.window_size) for j in range(self.window_size)]
 
 
 class FullAttention(_CosineAttention):

@@ -9,8 +9,8 @@ dilated windows included.
 
 The pure-PyTorch path runs on any device: for dilation 1 it attends from tiles of queries to the
 keys their windows cover (regular matrix products, masked outside each window); dilated windows
-gather every query's window (memory ~ ``k * k`` times the key map). When NATTEN is installed and the tensors are on a GPU, its fused kernels are used
-instead (``use_kernel=None``, the default); both give the same result.
+gather every query's window (memory ~ ``k * k`` times the key map). When NATTEN is installed and
+the tensors are on a GPU, its fused kernels are used instead (``use_kernel=None``, the default); both give the same result.
 """
 from typing import Optional, Tuple
 
