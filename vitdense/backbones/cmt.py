@@ -40,10 +40,10 @@ from typing import Dict, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import DropPath, LayerNorm2d, attention, drop_path_rates, maybe_checkpoint
 from ..layers.shape import map_to_tokens, tokens_to_map
+from ..layers.weight_init import init_linear_and_layernorm_
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -286,16 +286,13 @@ class CMT(BaseBackbone):
 
     def init_weights(self):
         if self.init_cfg is None:  # the official random init
+            init_linear_and_layernorm_(self)
             for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=0.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.Conv2d):
+                if isinstance(m, nn.Conv2d):  # torch's fan-out: out_channels * k * k, groups ignored
                     nn.init.kaiming_normal_(m.weight, mode='fan_out')
                     if m.bias is not None:
                         nn.init.zeros_(m.bias)
-                elif isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)):
+                elif isinstance(m, nn.BatchNorm2d):
                     nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
             return  # position tables keep their N(0, 1) draw, as the official ones
