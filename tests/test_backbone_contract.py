@@ -23,6 +23,7 @@ from vitdense.testing import assert_same_outputs_and_grads, randomize_
 CASES = {
     'BiFormer': dict(arch='tiny'),
     'CAFormer': dict(arch='s18'),
+    'CMT': dict(arch='tiny'),
     'ConvFormer': dict(arch='s18'),
     'CloFormer': dict(arch='xxs'),
     'Conv2Former': dict(arch='nano'),
