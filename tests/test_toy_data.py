@@ -314,6 +314,35 @@ def test_generators_are_idempotent(tmp_path, make):
     assert len(os.listdir(smaller['train_img_dir'])) == 2
 
 
+def _make_in_process(name, root, kw, queue):
+    import vitdense.datasets.toy as toy
+    out = getattr(toy, name)(root, **kw)
+    queue.put(out['created'])
+
+
+@pytest.mark.parametrize('name', ['make_toy_coco', 'make_toy_ade20k'])
+def test_concurrent_generators_write_one_complete_dataset(tmp_path, name):
+    """Three processes asking for the same dataset at once (distributed ranks, parallel test
+    workers): one writes it under the folder's lock, the others wait and find it complete; the
+    result equals a dataset written alone."""
+    import multiprocessing as mp
+    kw = dict(num_train=3, num_val=2, image_size=(64, 80), seed=4)
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    root = str(tmp_path / 'shared')
+    procs = [ctx.Process(target=_make_in_process, args=(name, root, kw, queue)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    created = sorted(queue.get(timeout=10) for _ in procs)
+    assert created == [False, False, True]
+    import vitdense.datasets.toy as toy
+    alone = getattr(toy, name)(str(tmp_path / 'alone'), **kw)
+    assert alone['created'] and _tree_digest(root) == _tree_digest(alone['root'])
+
+
 def _load_cli(repo_root, name):
     path = osp.join(repo_root, 'tools', 'dataset', name + '.py')
     spec = importlib.util.spec_from_file_location(name, path)

@@ -41,6 +41,8 @@ Command line (works from an installed package; ``tools/dataset/make_*.py`` call 
     python -m vitdense.datasets.toy supervoxels DATA_ROOT           (vitdense.fewshot.supervoxels)
 """
 import colorsys
+import contextlib
+import functools
 import json
 import math
 import os
@@ -217,6 +219,38 @@ def _check_size(image_size: Sequence[int], minimum: int) -> Tuple[int, int]:
     return h, w
 
 
+@contextlib.contextmanager
+def generation_lock(root: str):
+    """Hold ``<root>.lock`` exclusively: one writer per dataset folder when several processes
+    (distributed ranks, parallel test workers) ask for the same dataset at once; the others wait
+    and then find it complete. Without ``fcntl`` (not POSIX) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    root = osp.abspath(root)
+    os.makedirs(osp.dirname(root), exist_ok=True)
+    with open(root.rstrip(os.sep) + '.lock', 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def one_writer(default_root: str):
+    """Decorate a ``make_*(root=None, ...)`` generator so it runs under ``generation_lock(root)``."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def locked(root=None, *args, **kwargs):
+            with generation_lock(root or default_root):
+                return fn(root or default_root, *args, **kwargs)
+        return locked
+    return wrap
+
+
+@one_writer(DEFAULT_TOY_COCO_ROOT)
 def make_toy_coco(root: Optional[str] = None,
                   num_train: int = 200,
                   num_val: int = 50,
@@ -414,6 +448,7 @@ def _ade_sample(rng: np.random.Generator, h: int, w: int) -> Tuple[np.ndarray, n
     return np.round(img.clip(0, 255)).astype(np.uint8), lab
 
 
+@one_writer(DEFAULT_TOY_ADE20K_ROOT)
 def make_toy_ade20k(root: Optional[str] = None,
                     num_train: int = 100,
                     num_val: int = 20,

@@ -17,6 +17,7 @@ import shutil
 import cv2
 import numpy as np
 
+from vitdense.datasets.toy import one_writer
 from vitdense.restoration.transforms import imresize
 
 __all__ = ['DEFAULT_TOY_SR_ROOT', 'TRAIN_PHOTOS', 'VAL_PHOTOS', 'SCALES', 'make_toy_sr']
@@ -51,6 +52,7 @@ def _write(path: str, rgb: np.ndarray) -> None:
         raise OSError(f'could not write {path}')
 
 
+@one_writer(DEFAULT_TOY_SR_ROOT)
 def make_toy_sr(root: str = DEFAULT_TOY_SR_ROOT) -> str:
     """Create the toy SR folders under ``root`` (no-op when a complete copy is there)."""
     params = dict(version=_VERSION, train=TRAIN_PHOTOS, val=VAL_PHOTOS, scales=SCALES, max_side=MAX_SIDE)
