@@ -160,17 +160,18 @@ class GlobalScaleAttention(nn.Module):
         x = x.reshape(B, H, W, C)
         if (Hp, Wp) != (H, W):
             x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
-        # token (a * hp + i, b * wp + j) -> grid (i, j), slot (a, b)
-        x = x.reshape(B, d, hp, d, wp, C).permute(0, 2, 4, 1, 3, 5).reshape(B * hp * wp, d * d, C)
-        q, k, v = self.qkv(x).reshape(x.shape[0], d * d, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
-        bias = self.rel_pos().unsqueeze(0)
+        # token (a * hp + i, b * wp + j) -> grid g = i * wp + j, slot a * d + b
+        n = d * d
+        x = x.reshape(B, d, hp, d, wp, C).permute(0, 2, 4, 1, 3, 5).reshape(B, hp * wp, n, C)
+        q, k, v = self.qkv(x).reshape(B, hp * wp, n, 3, self.num_heads, -1).permute(3, 0, 1, 4, 2, 5)
+        bias = self.rel_pos()  # (heads, n, n)
         finite = (Hp, Wp) == (H, W)
         if not finite:  # padded keys never get weight; every grid holds a real token (slot 0, 0)
             valid = torch.zeros(Hp, Wp, dtype=torch.bool, device=x.device)
             valid[:H, :W] = True
-            valid = valid.reshape(d, hp, d, wp).permute(1, 3, 0, 2).reshape(hp * wp, 1, 1, d * d)
-            bias = bias.repeat(B, 1, 1, 1).masked_fill(~valid.repeat(B, 1, 1, 1), float('-inf'))
-        x = attention(q, k, v, bias, finite_bias=finite).transpose(1, 2).reshape(-1, d * d, C)
+            valid = valid.reshape(d, hp, d, wp).permute(1, 3, 0, 2).reshape(hp * wp, 1, 1, n)
+            bias = bias.masked_fill(~valid, float('-inf'))  # (grids, heads, n, n)
+        x = attention(q, k, v, bias, finite_bias=finite).transpose(2, 3).reshape(B, hp * wp, n, C)
         x = self.proj(x).reshape(B, hp, wp, d, d, C).permute(0, 3, 1, 4, 2, 5).reshape(B, Hp, Wp, C)
         return x[:, :H, :W].reshape(B, N, C)
 
