@@ -1,7 +1,7 @@
 # RetinaNet with ScopeViT-xtiny on COCO, 1x schedule: the setting of the official
 # detection/configs/scopevit/retinanet_scopevit_xtiny_fpn_1x_coco.py (xuesongnie/ScopeViT): mmdet's 1x RetinaNet,
 # FPN from stage 1 with extra convs on its input, drop path 0.05, AdamW lr 1e-4, weight decay 0.05
-# without decay on norms and scales, 8 GPUs x 2 images.
+# (decay_mult 0 on keys 'layer_scale' / 'scale' / 'norm': of our, the official, names only norms match), 8 GPUs x 2 images.
 # No ImageNet checkpoint is published (the official configs leave `checkpoint=''`): point
 # the backbone's init_cfg to a ScopeViT classification file (loaded as it is, head dropped).
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'

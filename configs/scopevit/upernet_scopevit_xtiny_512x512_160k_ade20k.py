@@ -1,7 +1,7 @@
 # UperNet with ScopeViT-xtiny on ADE20K, 512x512 crops, 160k iterations: the setting of the official
 # segmentation/configs/upernet/scopevit/upernet_scopevit_xtiny_512x512_160k_ade20k.py (xuesongnie/ScopeViT):
-# drop path 0.05, AdamW lr 1e-4, weight decay 0.01 without decay on norms and scales, poly decay
-# (power 1) after a 1500-iteration linear warm-up, 8 GPUs x 2 images.
+# drop path 0.05, AdamW lr 1e-4, weight decay 0.01 (decay_mult 0 on 'layer_scale' / 'scale' /
+# 'norm': only norms match), poly decay (power 1) after a 1500-iteration linear warm-up, 8 GPUs x 2 images.
 # No ImageNet checkpoint is published (the official configs leave `checkpoint=''`): point
 # the backbone's init_cfg to a ScopeViT classification file (loaded as it is, head dropped).
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'

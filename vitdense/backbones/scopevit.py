@@ -30,11 +30,10 @@ from typing import Dict, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import DropPath, Mlp, attention, drop_path_rates, maybe_checkpoint, relative_position_index
 from ..layers.shape import map_to_tokens, tokens_to_map
-from ..layers.weight_init import init_conv_fan_out_
+from ..layers.weight_init import init_conv_fan_out_, init_linear_and_layernorm_
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 
@@ -297,16 +296,10 @@ class ScopeViT(BaseBackbone):
         self._freeze_stages()
 
     def init_weights(self):
-        if self.init_cfg is None:  # the official classifier's _init_weights
+        if self.init_cfg is None:  # the official classifier's _init_weights (BatchNorms stay 1 / 0)
+            init_linear_and_layernorm_(self)
             for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=0.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.Conv2d):
+                if isinstance(m, nn.Conv2d):
                     init_conv_fan_out_(m)
             return
         super().init_weights()
