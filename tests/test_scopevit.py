@@ -161,3 +161,17 @@ def test_toy_mask_rcnn_scopevit_xtiny_learns(tmp_path):
     assert losses[-3:].mean() < losses[:3].mean(), losses
     for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert math.isfinite(metrics[key]) and 0.0 <= metrics[key] <= 1.0, metrics
+
+
+def test_random_init_is_the_official_one():
+    """init_cfg=None: truncated-normal (std 0.02) linears with zero biases, He fan-out convs, unit
+    LayerNorms, layer scales at 1e-6 (official _init_weights and LayerScale)."""
+    m = ScopeViT('xtiny')
+    m.init_weights()
+    blk = m.blocks3[0]
+    w = blk.gsda.attn.qkv.weight
+    assert 0.015 < w.std().item() < 0.025
+    assert blk.mssa.mlp.fc1.bias.abs().max() == 0
+    conv = blk.mssa.attn.mspe.large_embed
+    assert abs(conv.weight.std().item() - (2.0 / (49 * conv.out_channels // conv.groups)) ** 0.5) < 0.1
+    assert blk.mssa.ls1.gamma.eq(1e-6).all() and blk.gsda.norm1.weight.eq(1).all()
