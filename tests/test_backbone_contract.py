@@ -43,6 +43,7 @@ CASES = {
     'PVTv2': dict(arch='b0'),
     'RepNeXt': dict(arch='m0'),
     'RepVGG': dict(arch='a0'),
+    'ScopeViT': dict(arch='xtiny'),
     'ShuntedTransformer': dict(arch='tiny'),
     'SMT': dict(arch='tiny'),
     'SwinTransformer': dict(arch='tiny'),
