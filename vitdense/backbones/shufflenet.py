@@ -44,7 +44,7 @@ from typing import Dict
 import torch
 import torch.nn as nn
 
-from ..layers import maybe_checkpoint
+from ..layers import DropPath, drop_path_rates, maybe_checkpoint
 from ..layers.norm import batchnorms_to_eval
 from ..layers.reparam import ConvBN
 from ..registry import MODELS
@@ -65,7 +65,7 @@ def channel_shuffle(x: torch.Tensor, groups: int, order: str) -> torch.Tensor:
 
 class ShuffleV1Unit(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, groups: int, stride: int, first: bool,
-                 channel_order: str):
+                 channel_order: str, drop_path: float = 0.0):
         super().__init__()
         mid = out_channels // 4
         branch = out_channels - in_channels if stride == 2 else out_channels
@@ -74,6 +74,8 @@ class ShuffleV1Unit(nn.Module):
         self.dw = ConvBN(mid, mid, 3, stride, 1, groups=mid)
         self.pw2 = ConvBN(mid, branch, 1, groups=groups)
         self.pool = nn.AvgPool2d(3, 2, 1) if stride == 2 else None
+        # timm-style option (the official code has none): stochastic depth on the residual branch
+        self.drop_path = DropPath(drop_path) if drop_path > 0 and stride == 1 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.dw(torch.relu(self.pw1(x)))
@@ -81,7 +83,7 @@ class ShuffleV1Unit(nn.Module):
             y = channel_shuffle(y, self.groups, self.channel_order)
         y = self.pw2(y)
         if self.pool is None:
-            return torch.relu(x + y)
+            return torch.relu(x + self.drop_path(y))
         return torch.cat((self.pool(x), torch.relu(y)), 1)
 
 
@@ -189,6 +191,8 @@ class ShuffleNetV1(_ShuffleNetBase):
             paper's Table 1 ``g1_1.0x``, ``g2_1.0x``, ``g4_1.0x`` (as mmpretrain's ``widen_factor=1.0``);
             or a dict with ``groups``, ``stem_channels`` and ``widths`` (three stage widths).
         in_channels: input image channels.
+        drop_path_rate: stochastic depth on the residual branch of the stride-1 units, increasing
+            linearly over the units (timm's option; 0, the official setting).
         out_indices: maps to return: 0 the stem (stride 4), 1-3 the stages (strides 8, 16, 32).
         frozen_stages: -1 trains all; 0 freezes the stem; k > 0 also stages 1..k.
         norm_eval: keep every BatchNorm in eval mode while training.
@@ -214,8 +218,8 @@ class ShuffleNetV1(_ShuffleNetBase):
         'g4_1.0x': _v1(4, 24, (272, 544, 1088)),
     }
 
-    def __init__(self, arch='g3_1.0x', in_channels=3, out_indices=(0, 1, 2, 3), frozen_stages=-1,
-                 norm_eval=False, channel_order='megvii', with_cp=False, init_cfg=None):
+    def __init__(self, arch='g3_1.0x', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3),
+                 frozen_stages=-1, norm_eval=False, channel_order='megvii', with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         cfg = resolve_arch(arch, self.arch_zoo, ('groups', 'stem_channels', 'widths'), name)
@@ -233,11 +237,12 @@ class ShuffleNetV1(_ShuffleNetBase):
         self.num_features = [stem, *widths]
         self._build_stem(in_channels, stem)
         stages, channels = [], stem
+        dpr = drop_path_rates(drop_path_rate, STAGE_DEPTHS)
         for i, (depth, width) in enumerate(zip(STAGE_DEPTHS, widths)):
             units = []
             for j in range(depth):
                 units.append(ShuffleV1Unit(channels, width, groups, 2 if j == 0 else 1, i == 0 and j == 0,
-                                           channel_order))
+                                           channel_order, dpr[i][j]))
                 channels = width
             stages.append(nn.Sequential(*units))
         self.stages = nn.ModuleList(stages)
@@ -252,6 +257,7 @@ class ShuffleNetV2(_ShuffleNetBase):
         arch: ``'0.5x'``, ``'1.0x'``, ``'1.5x'``, ``'2.0x'`` (the official tables), or a dict with
             ``stem_channels``, ``widths`` (three stage widths) and ``last_channels``.
         in_channels: input image channels.
+        drop_path_rate: accepted for a uniform interface; must be 0 (v2 units concatenate, they add nothing).
         out_indices: maps to return: 0 the stem (stride 4), 1-3 the stages (strides 8, 16, 32); 3 is
             the last stage followed by ``conv_last`` unless ``with_last_conv=False``.
         with_last_conv: build ``conv_last`` (the official 1x1 conv to 1024 / 2048 channels) after the last stage.
@@ -272,10 +278,13 @@ class ShuffleNetV2(_ShuffleNetBase):
         '2.0x': dict(stem_channels=24, widths=(244, 488, 976), last_channels=2048),
     }
 
-    def __init__(self, arch='1.0x', in_channels=3, out_indices=(0, 1, 2, 3), with_last_conv=True,
-                 frozen_stages=-1, norm_eval=False, channel_order='megvii', with_cp=False, init_cfg=None):
+    def __init__(self, arch='1.0x', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3),
+                 with_last_conv=True, frozen_stages=-1, norm_eval=False, channel_order='megvii', with_cp=False,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
+        if drop_path_rate:
+            raise ValueError(f'{name}: drop_path_rate must be 0: a v2 unit has no residual sum to drop a branch from')
         cfg = resolve_arch(arch, self.arch_zoo, ('stem_channels', 'widths', 'last_channels'), name)
         stem, widths = int(cfg['stem_channels']), tuple(cfg['widths'])
         if len(widths) != 3 or any(w % 4 for w in widths):
