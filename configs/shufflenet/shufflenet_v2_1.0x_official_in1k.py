@@ -8,4 +8,5 @@ _base_ = './shufflenet_v2_1.0x_in1k.py'
 
 data_preprocessor = dict(mean=[0., 0., 0.], std=[1., 1., 1.], to_rgb=False)
 model = dict(
-    backbone=dict(channel_order='megvii', init_cfg=dict(type='Pretrained', checkpoint='ShuffleNetV2.1.0x.pth.tar')))
+    backbone=dict(channel_order='megvii',
+                  init_cfg=dict(type='Pretrained', checkpoint='ShuffleNetV2.1.0x.pth.tar')))

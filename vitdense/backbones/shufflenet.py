@@ -23,14 +23,19 @@ the last stage alone with ``with_last_conv=False``. mmpretrain returns only the 
 finest level. Any input size: every stride-2 op (conv, pools) is ``3x3`` with padding 1, so map
 ``i`` has ``ceil(H / stride_i)`` rows and nothing is cropped.
 
-Channel order. The official code and mmpretrain build the same layers but order channels
+Channel order. The official code and mmpretrain build the same kinds of layers but order channels
 differently, so the same weights give different outputs in the two:
 v1: the official shuffle reads the channels as ``(C // g, g)`` and transposes, mmpretrain (and the
 paper's description) as ``(g, C // g)``: inverse permutations. v2: the official unit splits the
 input into even (passed through) and odd channels (the branch) and concatenates without a shuffle;
-mmpretrain (as torchvision) splits into halves and shuffles the concatenation with two groups.
+mmpretrain (as torchvision) splits into halves and shuffles the concatenation with two groups;
+in the stride-2 units the official second branch keeps the input's width and the main branch makes
+the rest, mmpretrain's make half each (other shapes where the input is not half the output: the first
+unit of 1.0x-2.0x).
 ``channel_order='megvii'`` (default) computes the official networks, ``'mmpretrain'``
 mmpretrain's; a checkpoint of one layout loaded into a model of the other order is refused.
+mmpretrain's v1 ``widen_factor`` rule (``make_divisible(c * w, 8)``, stem ``int(24 w)``) matches the
+official tables at 1.0x only (and g3 0.5x); other mmpretrain widths are built with an arch dict.
 
 Parameter names: ``stem.{conv,bn}``, ``stages.i.j`` with ``pw1``, ``dw``, ``pw2`` (v1 and v2 main
 branch), ``proj_dw``, ``proj_pw`` (v2 stride-2 second branch), each ``{conv,bn}``; v2
@@ -159,9 +164,9 @@ class _ShuffleNetBase(BaseBackbone):
         mmpre = any(k.startswith(('conv1.conv.', 'layers.')) for k in keys)
         if (megvii and self.channel_order != 'megvii') or (mmpre and self.channel_order != 'mmpretrain'):
             found = 'megvii' if megvii else 'mmpretrain'
-            raise RuntimeError(f'{self.family()}: the checkpoint is in the {found} layout, whose channel order '
-                               f'differs from this model\'s channel_order={self.channel_order!r}; build it '
-                               f'with channel_order={found!r}')
+            raise RuntimeError(f'{self.family()}: the checkpoint is in the {found} layout, whose channel '
+                               f'order differs from this model\'s channel_order={self.channel_order!r}; '
+                               f'build it with channel_order={found!r}')
         return sd
 
     def forward(self, x: torch.Tensor):
@@ -260,7 +265,8 @@ class ShuffleNetV2(_ShuffleNetBase):
         drop_path_rate: accepted for a uniform interface; must be 0 (v2 units concatenate, they add nothing).
         out_indices: maps to return: 0 the stem (stride 4), 1-3 the stages (strides 8, 16, 32); 3 is
             the last stage followed by ``conv_last`` unless ``with_last_conv=False``.
-        with_last_conv: build ``conv_last`` (the official 1x1 conv to 1024 / 2048 channels) after the last stage.
+        with_last_conv: build ``conv_last`` (the official 1x1 conv to 1024 / 2048 channels) after the
+            last stage.
         frozen_stages: -1 trains all; 0 freezes the stem; k > 0 also stages 1..k (3: ``conv_last`` too).
         norm_eval: keep every BatchNorm in eval mode while training.
         channel_order: ``'megvii'`` (the official code and weights) or ``'mmpretrain'`` (mmpretrain's
@@ -279,12 +285,13 @@ class ShuffleNetV2(_ShuffleNetBase):
     }
 
     def __init__(self, arch='1.0x', in_channels=3, drop_path_rate=0.0, out_indices=(0, 1, 2, 3),
-                 with_last_conv=True, frozen_stages=-1, norm_eval=False, channel_order='megvii', with_cp=False,
-                 init_cfg=None):
+                 with_last_conv=True, frozen_stages=-1, norm_eval=False, channel_order='megvii',
+                 with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         if drop_path_rate:
-            raise ValueError(f'{name}: drop_path_rate must be 0: a v2 unit has no residual sum to drop a branch from')
+            raise ValueError(f'{name}: drop_path_rate must be 0: a v2 unit has no residual sum to drop a '
+                             f'branch from')
         cfg = resolve_arch(arch, self.arch_zoo, ('stem_channels', 'widths', 'last_channels'), name)
         stem, widths = int(cfg['stem_channels']), tuple(cfg['widths'])
         if len(widths) != 3 or any(w % 4 for w in widths):
@@ -338,7 +345,7 @@ def _convert(state_dict: Dict[str, torch.Tensor], official: dict, mmpre: dict, l
         if m:
             new = f'stem.{"conv" if m[2] in ("0", "conv") else "bn"}.{m[3]}'
         elif re.match(r'^conv_last\.[01]\.', key):
-            new = re.sub(r'^conv_last\.([01])\.', lambda g: 'conv_last.' + ('conv.' if g[1] == '0' else 'bn.'), key)
+            new = 'conv_last.' + ('conv.' if key[10] == '0' else 'bn.') + key[12:]
         elif last_layer and re.match(r'^layers\.3\.(conv|bn)\.', key):
             new = 'conv_last.' + key[len('layers.3.'):]
         else:

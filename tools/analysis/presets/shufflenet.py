@@ -4,7 +4,8 @@
 PRESETS = {
     'shufflenet-v1-g3-1.0x': {
         'ours': ('vitdense', dict(type='ShuffleNetV1', arch='g3_1.0x', channel_order='mmpretrain')),
-        'mmpretrain': ('mmpretrain', dict(type='ShuffleNetV1', groups=3, widen_factor=1.0, out_indices=(0, 1, 2))),
+        'mmpretrain': ('mmpretrain', dict(type='ShuffleNetV1', groups=3, widen_factor=1.0,
+                                          out_indices=(0, 1, 2))),
     },
     'shufflenet-v2-1.0x': {
         'ours': ('vitdense', dict(type='ShuffleNetV2', arch='1.0x', channel_order='mmpretrain')),
