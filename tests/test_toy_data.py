@@ -334,7 +334,7 @@ def test_concurrent_generators_write_one_complete_dataset(tmp_path, name):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(120)
+        p.join(600)  # each child imports vitdense (torch, mmcv, mmdet): slow on a loaded machine
         assert p.exitcode == 0
     created = sorted(queue.get(timeout=10) for _ in procs)
     assert created == [False, False, True]

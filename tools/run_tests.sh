@@ -11,6 +11,6 @@ bash tools/setup_env.sh
 args=("$@")
 if [[ " $* " != *" -n "* && " $* " != *" -n"[0-9]* && " $* " != *"no:xdist"* && " $* " != *"--numprocesses"* ]]; then
   cores=$(.venv/bin/python -c 'import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))')
-  args=(-n "$cores" "${args[@]}")
+  args=(-n "$cores" --durations=30 "${args[@]}")
 fi
 exec .venv/bin/python -m pytest "${args[@]}"
