@@ -33,16 +33,13 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model.weight_init import trunc_normal_
 
 from ..layers import (DropPath, Mlp, PatchMerging, attention, drop_path_rates, maybe_checkpoint, pad_to_multiple,
-                      resize_relative_position_table, window_partition, window_reverse)
+                      window_partition, window_reverse)
 from ..layers.reparam import ConvBN
-from ..layers.weight_init import init_linear_and_layernorm_
-from ..layers.window_attention import WindowAttention
 from ..registry import MODELS
-from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
-from .swin import SwinBlock, SwinStage, convert_swin_checkpoint
+from .base import BaseBackbone, check_out_indices, resolve_arch
+from .swin import SwinBlock, SwinStage, SwinTransformer, convert_swin_checkpoint
 
 _PAD_FILL = -1000.0  # the official mask value
 
@@ -248,7 +245,7 @@ class SemanticStage(nn.Module):
 
 
 @MODELS.register_module()
-class STViTR(BaseBackbone):
+class STViTR(SwinTransformer):
     """STViT-R backbone (Swin with semantic token generation and recovery in the third stage).
 
     Args:
@@ -282,7 +279,7 @@ class STViTR(BaseBackbone):
     def __init__(self, arch='small', in_channels=3, window_size=7, sample_size=3, kernel_sizes=(14, 21, 27),
                  mlp_ratio=4.0, qkv_bias=True, qk_scale=None, drop_rate=0.0, attn_drop_rate=0.0,
                  drop_path_rate=0.2, out_indices=(0, 1, 2, 3), frozen_stages=-1, with_cp=False, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+        BaseBackbone.__init__(self, init_cfg=init_cfg)  # not SwinTransformer.__init__: other stem and stage
         cfg = resolve_arch(arch, self.arch_zoo, ('embed_dims', 'depths', 'num_heads'), 'STViTR')
         self.embed_dims, depths, num_heads = cfg['embed_dims'], tuple(cfg['depths']), tuple(cfg['num_heads'])
         mlp_ratio = cfg.get('mlp_ratio', mlp_ratio)
@@ -294,6 +291,7 @@ class STViTR(BaseBackbone):
         self.num_features = [self.embed_dims * 2 ** i for i in range(self.num_stages)]
 
         self.patch_embed = STViTStem(in_channels, self.embed_dims)
+        self.absolute_pos_embed = None
         self.pos_drop = nn.Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, depths)
         common = (mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate)
@@ -310,41 +308,9 @@ class STViTR(BaseBackbone):
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
         self._freeze_stages()
 
-    def init_weights(self):
-        if self.init_cfg is None:
-            # The official init_weights: truncated normal (0.02) linears, zero biases, unit LayerNorms;
-            # relative-position tables truncated normal (0.02); convs and BatchNorms torch defaults.
-            init_linear_and_layernorm_(self)
-            for m in self.modules():
-                if isinstance(m, WindowAttention):
-                    trunc_normal_(m.relative_position_bias_table, std=0.02)
-            return
-        super().init_weights()
-
-    def _freeze_stages(self):
-        if self.frozen_stages >= 0:
-            freeze(self.patch_embed)
-            self.pos_drop.eval()
-        for i in range(1, self.frozen_stages + 1):
-            freeze(self.layers[i - 1])
-            freeze(getattr(self, f'norm{i - 1}', None))
-
-    def forward(self, x: torch.Tensor):
-        x, hw = self.patch_embed(x)
-        x = self.pos_drop(x)
-        outs = []
-        for i, stage in enumerate(self.layers):
-            out, out_hw, x, hw = stage(x, hw)
-            if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(out)
-                outs.append(out.view(-1, *out_hw, self.num_features[i]).permute(0, 3, 1, 2).contiguous())
-        return tuple(outs)
-
-    def _adapt_shapes(self, sd, own):
-        for k, v in list(sd.items()):
-            if k.endswith('relative_position_bias_table') and k in own and own[k].shape != v.shape:
-                sd[k] = resize_relative_position_table(v, own[k].shape[0])
-        return super()._adapt_shapes(sd, own)
+    # init_weights (the official one: truncated-normal linears and relative-position tables, unit
+    # LayerNorms; convs and BatchNorms keep torch's defaults), _freeze_stages, forward and
+    # _adapt_shapes are SwinTransformer's: same stage interface, no absolute position embedding.
 
 
 def convert_stvit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
