@@ -35,6 +35,11 @@ SIZES = ('112', '58x90')
 # mmdet/models/backbones/swin_transformer.py at commit 8b8eb1e locally
 # (tools/fixtures/make_stvit_fixture.py --params).
 OFFICIAL_PARAMS = {'small': 48_857_862, 'base': 86_789_128}
+# The official ImageNet classifiers (changsn/STViT-R at commit b4a27a0, models/swin_transformer.py
+# built with its config defaults, USE_GLOBAL false as in the released logs): final norm + 1000-way
+# head; equal to "number of params" in the official log/small.txt and log/base.txt. Their third
+# stage has other attentions but the same parameters as ours.
+OFFICIAL_CLS_PARAMS = {'small': 49_625_518, 'base': 87_812_336}
 
 
 def _img(u8):
@@ -61,6 +66,13 @@ def _small(official, **kw):
 def test_param_count_equals_official(arch):
     m = STViTR(arch)
     assert sum(p.numel() for p in m.parameters()) == OFFICIAL_PARAMS[arch]
+
+
+@pytest.mark.parametrize('arch', sorted(OFFICIAL_CLS_PARAMS))
+def test_param_count_with_head_equals_official_classifier(arch):
+    m = STViTR(arch, out_indices=(3, ))
+    n = sum(p.numel() for p in m.parameters()) + (m.num_features[-1] + 1) * 1000
+    assert n == OFFICIAL_CLS_PARAMS[arch]
 
 
 @pytest.mark.parametrize('size', SIZES)
