@@ -27,6 +27,7 @@ CASES = {
     'ConvFormer': dict(arch='s18'),
     'CloFormer': dict(arch='xxs'),
     'Conv2Former': dict(arch='nano'),
+    'STViTR': dict(arch='small'),
     'DilateFormer': dict(arch='tiny'),
     'ConvNeXt': dict(arch='tiny'),
     'DAT': dict(arch='tiny'),
