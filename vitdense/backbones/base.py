@@ -181,6 +181,9 @@ class BaseBackbone(PretrainedLoaderMixin, BaseModule):
     """
 
     stage_strides: Sequence[int] = (4, 8, 16, 32)
+    # ``vitdense.get_model`` names are ``<prefix>_<arch>``; read from the class's own body only (a
+    # subclass is another family): unset, the lower-case class name
+    model_name_prefix: Optional[str] = None
 
     @property
     def feature_info(self) -> List[dict]:

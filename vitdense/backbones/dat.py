@@ -408,6 +408,7 @@ class DATPlusPlus(DAT):
     """DAT++ (Xia et al., 2023): neighborhood attention and deformable attention blocks, conv stem,
     conv MLPs and local perception units. Arguments as :class:`DAT`; arch 'tiny' | 'small' | 'base'."""
 
+    model_name_prefix = 'datpp'  # vitdense.get_model('datpp_...')
     plus_plus = True
     arch_zoo = {
         'tiny': dict(dims=(64, 128, 256, 512), heads=(2, 4, 8, 16), groups=(1, 2, 4, 8),

@@ -265,6 +265,7 @@ class FocalTransformer(BaseBackbone):
     """
 
     converter = 'convert_focal_checkpoint'  # defined below the class; see PretrainedLoaderMixin
+    model_name_prefix = 'focal'  # vitdense.get_model('focal_...')
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
         'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),

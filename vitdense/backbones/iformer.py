@@ -223,6 +223,7 @@ class InceptionTransformer(BaseBackbone):
     """
 
     converter = 'convert_iformer_checkpoint'  # defined below the class; see PretrainedLoaderMixin
+    model_name_prefix = 'iformer'  # vitdense.get_model('iformer_...')
     arch_zoo = {
         'small': dict(depths=(3, 3, 9, 3), embed_dims=(96, 192, 320, 384), num_heads=(3, 6, 10, 12),
                       attention_heads=(1, ) * 3 + (3, ) * 3 + (7, ) * 4 + (9, ) * 5 + (11, ) * 3),

@@ -208,6 +208,7 @@ class ShuffleNetV1(_ShuffleNetBase):
             ``ShuffleNetV1/`` checkpoint, an mmpretrain one (with ``channel_order='mmpretrain'``), or our own.
     """
 
+    model_name_prefix = 'shufflenet_v1'  # vitdense.get_model('shufflenet_v1_...')
     converter = 'convert_shufflenet_v1_checkpoint'
     arch_zoo = {
         'g3_0.5x': _v1(3, 12, (120, 240, 480)),
@@ -276,6 +277,7 @@ class ShuffleNetV2(_ShuffleNetBase):
             checkpoint, an mmpretrain one (with ``channel_order='mmpretrain'``), or our own.
     """
 
+    model_name_prefix = 'shufflenet_v2'  # vitdense.get_model('shufflenet_v2_...')
     converter = 'convert_shufflenet_v2_checkpoint'
     arch_zoo = {
         '0.5x': dict(stem_channels=24, widths=(48, 96, 192), last_channels=1024),

@@ -213,6 +213,7 @@ class ShuntedTransformer(_PVTBase):
             dict or ``{'model': ...}``, classifier ``head`` included) is converted on load.
     """
 
+    model_name_prefix = 'shunted'  # vitdense.get_model('shunted_...')
     converter = 'convert_shunted_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'tiny': dict(embed_dims=_DIMS, depths=(1, 2, 4, 1), num_heads=_HEADS, mlp_ratios=_MLP, sr_ratios=_SR,

@@ -119,6 +119,7 @@ class SwinTransformer(BaseBackbone):
     """
 
     converter = 'convert_swin_checkpoint'  # defined below the class; see PretrainedLoaderMixin
+    model_name_prefix = 'swin'  # vitdense.get_model('swin_...')
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
         'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),

@@ -113,6 +113,7 @@ class TwinsPCPVT(BaseBackbone):
             checkpoints are converted on load.
     """
 
+    model_name_prefix = 'twins_pcpvt'  # vitdense.get_model('twins_pcpvt_...')
     converter = 'convert_twins_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'small': dict(embed_dims=(64, 128, 320, 512), depths=(3, 4, 6, 3), num_heads=(1, 2, 5, 8),
@@ -220,6 +221,7 @@ class TwinsSVT(TwinsPCPVT):
         Others: as :class:`TwinsPCPVT`.
     """
 
+    model_name_prefix = 'twins_svt'  # vitdense.get_model('twins_svt_...')
     converter = 'convert_twins_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     arch_zoo = {
         'small': dict(embed_dims=(64, 128, 256, 512), depths=(2, 2, 10, 4), num_heads=(2, 4, 8, 16),

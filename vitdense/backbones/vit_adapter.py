@@ -172,6 +172,7 @@ class ViTAdapter(ViT):
             initialisation) or a released ViT-Adapter checkpoint.
     """
 
+    model_name_prefix = 'vit_adapter'  # vitdense.get_model('vit_adapter_...')
     converter = 'convert_vit_adapter_checkpoint'  # defined below the class; see PretrainedLoaderMixin
     stage_strides = (4, 8, 16, 32)  # the spatial pyramid, not the ViT's patch grid
     _dense = dict(interaction_indexes=((0, 2), (3, 5), (6, 8), (9, 11)))
