@@ -22,6 +22,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from test_repvgg import _bn_stats_  # non-trivial BatchNorm running statistics
 from vitdense.backbones.fastvit import FastViT, convert_fastvit_checkpoint
 from vitdense.testing import assert_features_close, randomize_, toy_training_run
 
@@ -48,16 +49,6 @@ def _head(c, fused):
 
 def _count(m):
     return sum(p.numel() for p in m.parameters()) + _head(m.num_features[-1], m.deploy)
-
-
-def _bn_stats_(model, seed):
-    """Non-trivial running statistics (a fresh BatchNorm's mean 0 / var 1 would hide a fusion error)."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-    return model
 
 
 @pytest.mark.parametrize('arch', sorted(OFFICIAL_PARAMS))
