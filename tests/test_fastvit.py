@@ -66,7 +66,8 @@ def official():
 
 def _small(official):
     a = official['arch']
-    return dict(depths=a['layers'], dims=a['embed_dims'], mlp_ratios=a['mlp_ratios'], token_mixers=a['token_mixers'])
+    return dict(depths=a['layers'], dims=a['embed_dims'], mlp_ratios=a['mlp_ratios'],
+                token_mixers=a['token_mixers'])
 
 
 @pytest.mark.parametrize('size', ['48', '45x37'])
@@ -86,7 +87,8 @@ def test_equals_official_code_in_both_forms(official, size):
         assert_features_close(f, official[f'train_{size}_out{i}'], msg=f'stage {i}')
     ours.switch_to_deploy()
     names = convert_fastvit_checkpoint({k: torch.zeros(s) for k, s in official['deploy_shapes'].items()})
-    assert {k: list(v.shape) for k, v in names.items()} == {k: list(v.shape) for k, v in ours.state_dict().items()}
+    shapes = {k: list(v.shape) for k, v in ours.state_dict().items()}
+    assert {k: list(v.shape) for k, v in names.items()} == shapes
     with torch.no_grad():
         fused = ours(x)
     for i, f in enumerate(fused):
@@ -101,8 +103,8 @@ def test_official_dense_norm_names():
     assert set(convert_fastvit_checkpoint(sd)) == {'stages.0.blocks.0.layer_scale.gamma', 'norm2.weight',
                                                    'stages.1.downsample.proj.0.large_conv.conv.weight',
                                                    'norm3.bias'}
-    assert set(convert_fastvit_checkpoint({'norm3.bias': torch.zeros(1), 'stem.0.reparam_conv.weight': 0})) == \
-        {'norm3.bias', 'stem.0.reparam_conv.weight'}
+    ours = {'norm3.bias': torch.zeros(1), 'stem.0.reparam_conv.weight': torch.zeros(1)}
+    assert set(convert_fastvit_checkpoint(ours)) == set(ours)
 
 
 TIMM_PEERS = [('fastvit_t8', 't8'), ('fastvit_sa12', 'sa12')]
@@ -125,7 +127,8 @@ def test_equals_timm_in_both_forms_and_through_init_cfg(name, arch, tmp_path):
     fused_peer = reparameterize_model(peer).eval()  # a fused copy; peer keeps its branches
     fused_path = tmp_path / f'{name}_fused.pth'
     torch.save(fused_peer.state_dict(), fused_path)
-    fused = FastViT(arch, out_norm=False, deploy=True, init_cfg=dict(type='Pretrained', checkpoint=str(fused_path)))
+    fused = FastViT(arch, out_norm=False, deploy=True,
+                    init_cfg=dict(type='Pretrained', checkpoint=str(fused_path)))
     fused.init_weights()
     fused.eval()
     for hw in [(64, 64), (75, 53)]:
@@ -136,7 +139,8 @@ def test_equals_timm_in_both_forms_and_through_init_cfg(name, arch, tmp_path):
             got, got_fused = ours(x), fused(x)
         for i in range(4):
             s = 4 * 2 ** i
-            assert got[i].shape == ref[i].shape == (1, ours.num_features[i], math.ceil(hw[0] / s), math.ceil(hw[1] / s))
+            shape = (1, ours.num_features[i], math.ceil(hw[0] / s), math.ceil(hw[1] / s))
+            assert got[i].shape == ref[i].shape == shape
             assert_features_close(got[i], ref[i])
             assert_features_close(got_fused[i], ref_fused[i])
 
@@ -173,8 +177,8 @@ def test_switch_to_deploy_equal_outputs_fewer_parameters_and_form_refusal(tmp_pa
         assert_features_close(a, b, rel=1e-5)
     assert sum(p.numel() for p in m.parameters()) < n_train
     names = [k for k, _ in m.named_parameters()]
-    assert not any(s in k for k in names for s in ('conv_kxk', 'conv_scale', 'identity', 'large_conv', 'pos_enc',
-                                                   'token_mixer.mixer'))
+    branches = ('conv_kxk', 'conv_scale', 'identity', 'large_conv', 'pos_enc', 'token_mixer.mixer')
+    assert not any(s in k for k in names for s in branches)
     assert not m.stages[0].blocks[0].token_mixer.reparam_conv.weight.requires_grad
     assert m.stages[1].blocks[0].token_mixer.reparam_conv.weight.requires_grad
     assert m.stages[3].pos_emb.reparam_conv.weight.requires_grad
@@ -189,7 +193,8 @@ def test_switch_to_deploy_equal_outputs_fewer_parameters_and_form_refusal(tmp_pa
 
 
 def test_variants_norm_eval_and_bad_mixer():
-    assert [type(s.blocks[0]).__name__ for s in FastViT('ma36').stages] == ['RepMixerBlock'] * 3 + ['AttentionBlock']
+    blocks = [type(s.blocks[0]).__name__ for s in FastViT('ma36').stages]
+    assert blocks == ['RepMixerBlock'] * 3 + ['AttentionBlock']
     assert FastViT('ma36').out_channels == [76, 152, 304, 608]
     assert FastViT('sa36').stages[0].blocks[0].layer_scale.gamma.flatten()[0].item() == pytest.approx(1e-6)
     assert FastViT('s12').stages[3].pos_emb is None

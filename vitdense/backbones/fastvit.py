@@ -35,6 +35,7 @@ from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
+from torch.nn.init import trunc_normal_
 
 from ..layers import Attention, DropPath, drop_path_rates, maybe_checkpoint
 from ..layers.norm import batchnorms_to_eval
@@ -65,12 +66,13 @@ class MobileOneBlock(nn.Module):
     """``act(sum(conv_kxk) + conv_scale(x) + identity(x))``: k x k conv+BN branches, a 1x1 conv+BN
     (``k > 1`` and ``use_scale``) and a BatchNorm alone (same shape in and out); or ``reparam_conv``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1,
-                 use_act: bool = True, use_scale: bool = True, num_conv: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 groups: int = 1, use_act: bool = True, use_scale: bool = True, num_conv: int = 1):
         super().__init__()
         self.identity = nn.BatchNorm2d(in_channels) if in_channels == out_channels and stride == 1 else None
+        pad = kernel_size // 2
         self.conv_kxk = nn.ModuleList([
-            ConvBN(in_channels, out_channels, kernel_size, stride, kernel_size // 2, groups) for _ in range(num_conv)
+            ConvBN(in_channels, out_channels, kernel_size, stride, pad, groups) for _ in range(num_conv)
         ]) if num_conv > 0 else None
         self.conv_scale = ConvBN(in_channels, out_channels, 1, stride, 0, groups) \
             if kernel_size > 1 and use_scale else None
@@ -175,7 +177,8 @@ class RepMixer(nn.Module):
 
     def __init__(self, dim: int, kernel_size: int = 3, layer_scale_init_value: float = 1e-5):
         super().__init__()
-        self.norm = MobileOneBlock(dim, dim, kernel_size, groups=dim, use_act=False, use_scale=False, num_conv=0)
+        self.norm = MobileOneBlock(dim, dim, kernel_size, groups=dim, use_act=False, use_scale=False,
+                                   num_conv=0)
         self.mixer = MobileOneBlock(dim, dim, kernel_size, groups=dim, use_act=False)
         self.layer_scale = LayerScale2d(dim, layer_scale_init_value)
         self.reparam_conv: Optional[nn.Conv2d] = None
@@ -334,8 +337,9 @@ class FastViT(BaseBackbone):
         'ma36': _arch((6, 6, 18, 6), (76, 152, 304, 608), 4, attention=True, ls=1e-6),
     }
 
-    def __init__(self, arch='t8', in_channels=3, drop_rate=0.0, drop_path_rate=0.0, out_indices=(0, 1, 2, 3),
-                 out_norm=True, frozen_stages=-1, norm_eval=False, deploy=False, with_cp=False, init_cfg=None):
+    def __init__(self, arch='t8', in_channels=3, drop_rate=0.0, drop_path_rate=0.0,
+                 out_indices=(0, 1, 2, 3), out_norm=True, frozen_stages=-1, norm_eval=False, deploy=False,
+                 with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         cfg = resolve_arch(arch, self.arch_zoo, ('depths', 'dims', 'mlp_ratios', 'token_mixers'), name)
@@ -379,6 +383,19 @@ class FastViT(BaseBackbone):
                     fuse(child)
         fuse(self)
         self.deploy = True
+
+    def init_weights(self):
+        if self.init_cfg is None:  # the official random init (training from scratch, tests)
+            for m in self.modules():
+                convs = [m] if isinstance(m, nn.Linear) else []
+                if isinstance(m, ConvFFN):  # the official ConvFFN._init_weights
+                    convs = [m.conv.conv, m.fc1, m.fc2]
+                for c in convs:
+                    trunc_normal_(c.weight, std=0.02)
+                    if c.bias is not None:
+                        nn.init.zeros_(c.bias)
+            return
+        super().init_weights()
 
     def _freeze_stages(self):
         if self.frozen_stages >= 0:
@@ -448,7 +465,8 @@ def convert_fastvit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str,
     format passes unchanged."""
     official = any(k.startswith(('network.', 'patch_embed.')) for k in state_dict)
     # network entries holding a downsampling PatchEmbed end a stage (as timm's checkpoint_filter_fn)
-    stage_ends = sorted({int(m[1]) for k in state_dict for m in [re.match(r'^network\.(\d+)\.proj\.', k)] if m})
+    matches = (re.match(r'^network\.(\d+)\.proj\.', k) for k in state_dict)
+    stage_ends = sorted({int(m[1]) for m in matches if m})
     out = {}
     for key, value in state_dict.items():
         if key.startswith(('head.', 'head_dist.', 'dist_head.', 'conv_exp.', 'final_conv.', 'fc.')):
