@@ -34,6 +34,7 @@ CASES = {
     'DATPlusPlus': dict(arch='tiny'),
     'EMO': dict(arch='1m'),
     'FCViT': dict(arch='tiny'),
+    'FastViT': dict(arch='t8'),
     'FocalTransformer': dict(arch='tiny'),
     'GCViT': dict(arch='xxtiny'),
     'InceptionTransformer': dict(arch='small'),
