@@ -1,12 +1,15 @@
 """Agent attention (Han et al., ECCV 2024, "Agent Attention: On the Integration of Softmax and Linear
-Attention"): Agent-Swin, the dense-prediction form of the official detection / segmentation code
-(LeapLabTHU/Agent-Attention, ``downstream/*/backbones/agent_swin.py``).
+Attention"): Agent-Swin and Agent-PVT, the dense-prediction form of the official detection /
+segmentation code (LeapLabTHU/Agent-Attention, ``downstream/*/backbones/agent_swin.py`` and
+``agent_pvt.py``).
 
 An agent-attention block pools a small grid of agent tokens from the queries (adaptive average
 pooling), lets the agents attend to all keys (softmax, plus an agent->key position bias) and the
 queries to the agents (softmax, plus a query->agent bias), and adds a 3x3 depth-wise conv of V. It
 runs on the whole stage map (no windows, no shift). The stages whose ``attn_type`` is ``'B'`` (and
 the tail of an ``'M<k>'`` stage) are plain Swin shifted-window blocks (``vitdense.layers.SwinBlock``).
+Agent-PVT is PVT v1 (:class:`vitdense.PVT`: patch embeddings, resized position embeddings) with an
+agent-attention block (separate ``q`` / ``kv`` projections, no spatial reduction) everywhere.
 
 Position biases: ``an_bias`` / ``na_bias`` are ``(heads, agents, 7, 7)`` tables and ``ah/aw/ha/wa_bias``
 are per-row / per-column tables sized for the pre-training map of the stage (56/28/14/7 at 224 px).
@@ -22,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 
-from ..layers import DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates, maybe_checkpoint, to_2tuple
+from ..layers import DropPath, Mlp, PatchEmbed, PatchMerging, drop_path_rates, to_2tuple
 from ..layers.spatial_reduction import init_sra_weights_
 from ..layers.attention import attention
 from ..layers.pos_bias import resize_relative_position_table
@@ -33,7 +36,7 @@ from ..layers.window_attention import WindowAttention
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
 from .pvt import PVT, convert_pvt_checkpoint
-from .swin import convert_swin_checkpoint
+from .swin import SwinStage, convert_swin_checkpoint
 
 _BIAS_NAMES = ('an_bias', 'na_bias', 'ah_bias', 'aw_bias', 'ha_bias', 'wa_bias')
 
@@ -161,13 +164,14 @@ def stage_block_types(attn_type: str, num_stages: int, depths: Sequence[int]):
     return types
 
 
-class AgentSwinStage(nn.Module):
-    """Agent / shifted-window blocks (window blocks shift on odd indices), then an optional merging."""
+class AgentSwinStage(SwinStage):
+    """Agent / shifted-window blocks (window blocks shift on odd indices), then an optional merging;
+    the forward is Swin's stage's."""
 
     def __init__(self, dim, depth, num_heads, block_types, window_size, table_size, agent_num, agent_shape,
                  mlp_ratio, qkv_bias, drop, attn_drop, drop_path: Sequence[float], kernel_size, downsample: bool,
                  with_cp: bool):
-        super().__init__()
+        nn.Module.__init__(self)
         self.with_cp = with_cp
         self.blocks = nn.ModuleList([
             AgentBlock(dim, num_heads, table_size, agent_num, agent_shape, mlp_ratio, qkv_bias, drop, attn_drop,
@@ -177,15 +181,6 @@ class AgentSwinStage(nn.Module):
             for i, t in enumerate(block_types)
         ])
         self.downsample = PatchMerging(dim, 2 * dim) if downsample else None
-
-    def forward(self, x, hw):
-        for blk in self.blocks:
-            x = maybe_checkpoint(blk, x, hw, enabled=self.with_cp)
-        if self.downsample is None:
-            return x, hw, x, hw
-        B, _, C = x.shape
-        y = self.downsample(x.view(B, hw[0], hw[1], C))
-        return x, hw, y.flatten(1, 2), tuple(y.shape[1:3])
 
 
 @MODELS.register_module()
