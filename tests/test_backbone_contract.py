@@ -42,6 +42,7 @@ CASES = {
     'LITv2': dict(arch='small'),
     'PoolFormer': dict(arch='s12'),
     'PVT': dict(arch='tiny'),
+    'AgentSwinTransformer': dict(arch='tiny'), 'AgentPVT': dict(arch='tiny'),
     'PVTv2': dict(arch='b0'),
     'RepNeXt': dict(arch='m0'),
     'RepVGG': dict(arch='a0'),

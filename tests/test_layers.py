@@ -302,3 +302,27 @@ def test_batchnorms_to_eval_leaves_other_modules_and_gradients_alone():
     before = m[1].running_mean.clone()
     m[1](torch.randn(2, 4, 3, 3) + 5)
     assert torch.equal(m[1].running_mean, before)
+
+
+def test_swin_block_shared_by_swin_and_agent_swin():
+    """vitdense.layers.swin_block.SwinBlock is Swin's block (moved there for Agent-Swin): on a map of
+    one window it is norm1 -> window attention -> residual -> norm2 -> MLP -> residual; a shifted
+    block with shift_small_maps=False equals the plain one on such a map; odd maps are padded."""
+    from vitdense.backbones import swin
+    from vitdense.layers.swin_block import SwinBlock
+    from vitdense.testing import randomize_
+    assert swin.SwinBlock is SwinBlock
+    torch.manual_seed(0)
+    plain = randomize_(SwinBlock(16, 2, window_size=4), seed=0).eval()
+    x = torch.randn(2, 16, 16)
+    with torch.no_grad():
+        y = x + plain.attn(plain.norm1(x))
+        ref = y + plain.mlp(plain.norm2(y))
+        assert_features_close(plain(x, (4, 4)), ref)
+        shifted = SwinBlock(16, 2, window_size=4, shift=True, shift_small_maps=False).eval()
+        shifted.load_state_dict(plain.state_dict())
+        assert_features_close(shifted(x, (4, 4)), plain(x, (4, 4)))
+        shifted.shift_small_maps = True  # the dense rule: shift (and mask) even within one window
+        assert not torch.allclose(shifted(x, (4, 4)), plain(x, (4, 4)))
+        odd = torch.randn(1, 5 * 7, 16)
+        assert shifted(odd, (5, 7)).shape == odd.shape
