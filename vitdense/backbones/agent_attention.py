@@ -214,6 +214,7 @@ class AgentSwinTransformer(BaseBackbone):
             classification and dense releases are converted on load.
     """
 
+    model_name_prefix = 'agent_swin'  # vitdense.get_model('agent_swin_...')
     converter = 'convert_agent_swin_checkpoint'
     arch_zoo = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), attn_type='AAAB',
@@ -356,6 +357,7 @@ class AgentPVT(PVT):
             classification (``head`` dropped) and dense releases load as they are.
     """
 
+    model_name_prefix = 'agent_pvt'  # vitdense.get_model('agent_pvt_...')
     converter = 'convert_agent_pvt_checkpoint'
     arch_zoo = {
         name: dict(embed_dims=_PVT_WIDE, depths=depths, num_heads=_PVT_HEADS, mlp_ratios=_PVT_MLP,
