@@ -38,6 +38,7 @@ CASES = {
     'InceptionTransformer': dict(arch='small'),
     'InceptionNeXt': dict(arch='atto'),
     'LITv2': dict(arch='small'),
+    'MobileViT': dict(arch='xxs'),
     'PoolFormer': dict(arch='s12'),
     'PVT': dict(arch='tiny'),
     'PVTv2': dict(arch='b0'),

@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..layers import Attention, Mlp, maybe_checkpoint
+from ..layers import Attention, DropPath, Mlp, drop_path_rates, maybe_checkpoint
 from ..layers.reparam import ConvBN
 from ..registry import MODELS
 from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
@@ -77,16 +77,18 @@ class InvertedResidual(nn.Module):
 class TransformerLayer(nn.Module):
     """Pre-norm transformer layer: ``x + attn(norm1(x))``, ``x + mlp(norm2(x))`` (SiLU MLP)."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_dim: int, drop: float = 0.0, attn_drop: float = 0.0):
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, drop: float = 0.0, attn_drop: float = 0.0,
+                 drop_path: float = 0.0):
         super().__init__()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, num_heads, qkv_bias=True, attn_drop=attn_drop, proj_drop=drop)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, mlp_dim, act_layer=nn.SiLU, drop=drop)
 
     def forward(self, x: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), bias)
-        return x + self.mlp(self.norm2(x))
+        x = x + self.drop_path(self.attn(self.norm1(x), bias))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 def _unfold(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
@@ -109,12 +111,13 @@ class MobileViTBlock(nn.Module):
     for the padding rule at sizes that do not divide by the patch)."""
 
     def __init__(self, channels: int, transformer_dim: int, mlp_dim: int, depth: int, num_heads: int = 4,
-                 patch_size: int = 2, drop: float = 0.0, attn_drop: float = 0.0):
+                 patch_size: int = 2, drop: float = 0.0, attn_drop: float = 0.0, drop_path=None):
         super().__init__()
+        drop_path = [0.0] * depth if drop_path is None else list(drop_path)
         self.conv_kxk = ConvBNAct(channels, channels, 3)
         self.conv_1x1 = nn.Conv2d(channels, transformer_dim, 1, bias=False)
         self.transformer = nn.ModuleList(
-            TransformerLayer(transformer_dim, num_heads, mlp_dim, drop, attn_drop) for _ in range(depth))
+            TransformerLayer(transformer_dim, num_heads, mlp_dim, drop, attn_drop, drop_path[k]) for k in range(depth))
         self.norm = nn.LayerNorm(transformer_dim)
         self.conv_proj = ConvBNAct(transformer_dim, channels, 1)
         self.conv_fusion = ConvBNAct(2 * channels, channels, 3)
@@ -168,7 +171,10 @@ class MobileViT(BaseBackbone):
             ``stem_channels`` (16), ``num_heads`` (4), ``patch_size`` (2), ``stage0_blocks`` (3).
         in_channels: input image channels.
         drop_rate: dropout after attention and MLP (official classification training: 0.1).
-        attn_drop_rate: dropout on the attention weights (official: 0.1).
+        attn_drop_rate: dropout on the attention weights (official: 0.1 in the code's default, 0.0 in
+            its ImageNet recipe).
+        drop_path_rate: stochastic depth on the transformer layers, increasing linearly over them
+            (timm's option; 0, the official setting).
         final_conv: add the classifier's ``1x1`` expansion (4x channels, BN, SiLU) after the last
             stage, as the classification model has it (mmpretrain's ``out_indices=(4, )`` output).
         out_indices: stages whose outputs are returned (strides 4, 8, 16, 32).
@@ -189,7 +195,7 @@ class MobileViT(BaseBackbone):
         'small': _arch((64, 96, 128, 160), (144, 192, 240), 4, 32),
     }
 
-    def __init__(self, arch='s', in_channels=3, drop_rate=0.0, attn_drop_rate=0.0, final_conv=False,
+    def __init__(self, arch='s', in_channels=3, drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.0, final_conv=False,
                  out_indices=(0, 1, 2, 3), frozen_stages=-1, with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
@@ -215,11 +221,12 @@ class MobileViT(BaseBackbone):
             stage0.append(InvertedResidual(channels, widths[0], 2 if j == 0 else 1, expand))
             channels = widths[0]
         stages = [nn.Sequential(*stage0)]
-        for width, dim, depth in zip(widths[1:], dims, depths):
+        dpr = drop_path_rates(drop_path_rate, depths)
+        for width, dim, depth, rates in zip(widths[1:], dims, depths, dpr):
             stages.append(nn.Sequential(
                 InvertedResidual(channels, width, 2, expand),
                 MobileViTBlock(width, dim, 2 * dim, depth, heads, int(cfg.get('patch_size', 2)), drop_rate,
-                               attn_drop_rate)))
+                               attn_drop_rate, rates)))
             channels = width
         self.stages = nn.ModuleList(stages)
         self.final_conv = ConvBNAct(channels, 4 * channels, 1) if final_conv else None
