@@ -24,8 +24,15 @@ patch size, the padded pixels are masked out as attention keys (so the real pixe
 real pixels only, and the padding has no effect on them), and the folded map is cropped back before
 ``conv_proj``. Every stride-2 conv pads by 1, so output ``i`` has ``ceil(H / stride_i)`` rows. Where no
 padding is needed, i.e. when H and W are multiples of 64 (the stride-32 map divisible by the 2x2
-patch; at stride 8 and 16 multiples of 16 / 32 suffice), the result equals the official code, timm
-and mmpretrain exactly; at other sizes it deliberately differs from their resize.
+patch), the result equals the official code, timm and mmpretrain exactly. At multiples of 32 that
+are not multiples of 64 (96, 160, 224, ...) the stages up to stride 16 still equal them and only the
+stride-32 stage pads; at other sizes the first padded stage and those after it deliberately differ
+from their resize (the stride-4 stage never pads).
+
+One official detail is not copied: the official ``LayerNorm`` treats the ``(B * 4, N, C)`` patch
+tensor as channel-first when the number of patches ``N`` equals the width ``C`` and normalizes over
+the patches then (e.g. XXS stage 1, width 64, at a 128x128 input); timm, mmpretrain and ours always
+normalize over the channels.
 
 Parameter names follow timm: ``stem.{conv,bn}``, ``stem_block``, ``stages.i.j`` with inverted
 residuals ``conv1_1x1`` / ``conv2_kxk`` / ``conv3_1x1`` and MobileViT blocks ``conv_kxk``,
@@ -293,6 +300,17 @@ def _layer(stage: int, rest: str) -> str:
     return f'stages.{stage - 1}.{rest}'
 
 
+def _rename(rest: str, last_norm: Optional[int], rules) -> str:
+    """One layer's key suffix: the last ``global_rep`` entry (index ``last_norm``) is the final
+    LayerNorm ``norm``; the rest goes through the (pattern, replacement) ``rules`` in order."""
+    g = re.match(r'^global_rep\.(\d+)\.(weight|bias)$', rest)
+    if g and int(g[1]) == last_norm:
+        return f'norm.{g[2]}'
+    for pattern, repl in rules:
+        rest = re.sub(pattern, repl, rest)
+    return rest
+
+
 def convert_mobilevit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Map a MobileViT v1 checkpoint to this module's names: the official ml-cvnets (``conv_1``,
     ``layer_1`` .. ``layer_5``, ``conv_1x1_exp``; ``block.{conv,norm}``, ``local_rep``,
@@ -323,12 +341,7 @@ def convert_mobilevit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[st
                 continue
             m = re.match(r'^layer_(\d)\.(\d+)\.(.*)$', key)
             if m:
-                rest = m[3]
-                g = re.match(r'^global_rep\.(\d+)\.(weight|bias)$', rest)
-                if g and int(g[1]) == last_norm.get(f'layer_{m[1]}'):
-                    rest = f'norm.{g[2]}'
-                for pattern, repl in _OFFICIAL_RULES:
-                    rest = re.sub(pattern, repl, rest)
+                rest = _rename(m[3], last_norm.get(f'layer_{m[1]}'), _OFFICIAL_RULES)
                 rest = re.sub(r'\.norm\.', '.bn.', rest) if not rest.startswith('norm.') else rest
                 out[_layer(int(m[1]) - 1, f'{m[2]}.{rest}')] = value
                 continue
@@ -343,12 +356,7 @@ def convert_mobilevit_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[st
                 continue
             m = re.match(r'^layers\.(\d)\.(\d+)\.(.*)$', key)
             if m:
-                rest = m[3]
-                g = re.match(r'^global_rep\.(\d+)\.(weight|bias)$', rest)
-                if g and int(g[1]) == last_norm.get(f'layers.{m[1]}'):
-                    rest = f'norm.{g[2]}'
-                for pattern, repl in _MMPRETRAIN_RULES:
-                    rest = re.sub(pattern, repl, rest)
+                rest = _rename(m[3], last_norm.get(f'layers.{m[1]}'), _MMPRETRAIN_RULES)
                 out[_layer(int(m[1]), f'{m[2]}.{rest}')] = value
                 continue
         out[key] = value
