@@ -40,6 +40,7 @@ CASES = {
     'InceptionTransformer': dict(arch='small'),
     'InceptionNeXt': dict(arch='atto'),
     'LITv2': dict(arch='small'),
+    'MobileViT': dict(arch='xxs'),
     'PoolFormer': dict(arch='s12'),
     'PVT': dict(arch='tiny'),
     'AgentSwinTransformer': dict(arch='tiny'), 'AgentPVT': dict(arch='tiny'),
