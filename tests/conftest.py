@@ -29,13 +29,25 @@ def _seed_torch():
     yield
 
 
-@pytest.fixture(autouse=True)
-def _restore_default_scope():
-    """A Runner leaves its DefaultScope current after the test; drop the scopes a test created so
-    that an unscoped registry lookup in a later test means the same thing in any test order."""
+def _drop_new_scopes():
     from mmengine.registry import DefaultScope
     before = list(DefaultScope._instance_dict)
     yield
     for name in list(DefaultScope._instance_dict):
         if name not in before:
             del DefaultScope._instance_dict[name]
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """A Runner leaves its DefaultScope current after the test; drop the scopes a test created so
+    that an unscoped registry lookup in a later test means the same thing in any test order."""
+    yield from _drop_new_scopes()
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _restore_default_scope_after_module():
+    """The same for module-scoped fixtures (a Runner built once per file): they are set up before
+    any test's own cleanup starts, so without this their scope outlives the file (under
+    pytest-xdist the next file of that worker then looked names up in mmpretrain's registry)."""
+    yield from _drop_new_scopes()

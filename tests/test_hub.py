@@ -35,13 +35,23 @@ def test_pattern_filters_like_timm():
 
 def test_get_model_builds_the_named_arch_with_overrides():
     m = vitdense.get_model('swin_t', out_indices=(1, 3))
-    ref = MODELS.build(dict(type='SwinTransformer', arch='tiny', out_indices=(1, 3)))
+    ref = MODELS.build(dict(type='vitdense.SwinTransformer', arch='tiny', out_indices=(1, 3)))
     assert type(m) is type(ref) and m.out_indices == ref.out_indices
     assert sum(p.numel() for p in m.parameters()) == sum(p.numel() for p in ref.parameters())
     alias, short = vitdense.get_model('Swin-Tiny'), vitdense.get_model('swin_t')
     assert alias.state_dict().keys() == short.state_dict().keys()
     assert sum(p.numel() for p in alias.parameters()) == sum(p.numel() for p in short.parameters())
     assert vitdense.get_model('repvgg_a0', deploy=True).deploy is True
+
+
+def test_get_model_builds_ours_under_any_default_scope():
+    """A default scope left by another library (an mmpretrain Runner, whose registry has its own
+    RepVGG) does not change which class get_model builds."""
+    from mmengine.registry import DefaultScope
+    import mmpretrain.models  # noqa: F401
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        m = vitdense.get_model('repvgg_a0')
+    assert type(m).__module__ == 'vitdense.backbones.repvgg'
 
 
 def test_get_model_loads_pretrained_weights(tmp_path):

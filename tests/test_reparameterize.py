@@ -26,7 +26,7 @@ def test_the_fusable_families_are_found():
 
 @pytest.mark.parametrize('name', FUSABLE)
 def test_every_fusable_backbone_fuses_to_equal_outputs_with_fewer_parameters(name):
-    model = randomize_(MODELS.build(dict(type=name, **CASES[name])), seed=0).eval()
+    model = randomize_(MODELS.build(dict(type=f'vitdense.{name}', **CASES[name])), seed=0).eval()
     x = torch.randn(1, 3, 67, 45, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ref = model(x)

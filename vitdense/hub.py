@@ -84,7 +84,9 @@ def get_model(name: str, pretrained: Optional[str] = None, **overrides) -> nn.Mo
     if 'arch' in overrides or 'type' in overrides:
         raise TypeError(f'get_model({name!r}): the name sets type and arch; pass other constructor arguments')
     from .registry import MODELS
-    cfg = dict(type=cls_name, arch=arch, **overrides)
+    # the scoped name: under another library's default scope (a Runner of mmpretrain was built
+    # before, say) a bare 'RepVGG' would build that library's class
+    cfg = dict(type=f'vitdense.{cls_name}', arch=arch, **overrides)
     if pretrained:
         cfg['init_cfg'] = dict(type='Pretrained', checkpoint=str(pretrained))
     model = MODELS.build(cfg)
