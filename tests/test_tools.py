@@ -331,5 +331,11 @@ def test_benchmark_times_ours_and_peer_and_merges_runs(tmp_path):
         ratios = [line.split('|')[10].strip() for line in rows]
         assert ratios[0] == '' and float(ratios[1]) > 0
         assert '--merge' in open(md).read()
+        with open(md, 'a') as f:  # notes written by hand below the marker survive a regeneration
+            f.write(benchmark.NOTES_MARKER + '\n\n## Notes\n\nmeasured on a quiet machine\n')
+        benchmark.main(['--from-json', js, '--out', md])
+        text = open(md).read()
+        assert text.count('| pvtv2-b0 ') == 4 and text.endswith('measured on a quiet machine\n')
+        assert text.count(benchmark.NOTES_MARKER) == 1
     finally:  # later tests see the scopes they had
         DefaultScope._instance_dict.pop('test_benchmark_leftover_scope')

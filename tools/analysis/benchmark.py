@@ -337,11 +337,17 @@ def main(argv=None):
         args.json = args.json or args.merge
     report = table(records, gemm, args)
     if args.out:
+        notes = ''  # hand-written notes below NOTES_MARKER in an earlier report survive regeneration
+        if os.path.isfile(args.out):
+            with open(args.out) as f:
+                old_text = f.read()
+            if NOTES_MARKER in old_text:
+                notes = '\n' + old_text[old_text.index(NOTES_MARKER):]
         with open(args.out, 'w') as f:
             f.write(HEADER.format(cmd=' '.join(['python tools/analysis/benchmark.py'] + (argv or sys.argv[1:])),
                                   date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                                   threads=args.threads, batch=args.batch))
-            f.write(report + '\n')
+            f.write(report + '\n' + notes)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(batch=args.batch, records=records), f, indent=1)
@@ -349,6 +355,8 @@ def main(argv=None):
         raise SystemExit('[benchmark] rows that did not run:\n  ' + '\n  '.join(failed))
     return records
 
+
+NOTES_MARKER = '<!-- notes below: kept when benchmark.py rewrites this file -->'
 
 HEADER = """# Backbone benchmarks at dense-prediction sizes
 
