@@ -86,26 +86,11 @@ def _build(kind, spec, size):
     raise ValueError(f'unknown builder kind {kind!r}')
 
 
-def _sdpa_flop_jit(inputs, outputs):
-    """Multiply-adds of softmax(q k^T) v, which the jit trace sees as one fused op: q k^T and the
-    product with v (the same count the explicit matmuls of other implementations get)."""
-    from mmengine.analysis.jit_handles import get_shape
-    q, k, v = (get_shape(t) for t in inputs[:3])
-    batch = 1
-    for d in q[:-2]:
-        batch *= d
-    return batch * q[-2] * k[-2] * q[-1] + batch * q[-2] * k[-2] * v[-1]
-
-
 def count_flops(model, x):
-    import torch
+    """Multiply-adds of one step on ``x`` (attention included: vitdense.utils.flops)."""
+    from vitdense.utils.flops import count_flops as _count
     try:
-        from mmengine.analysis import FlopAnalyzer
-        model.eval()
-        with torch.no_grad():
-            return FlopAnalyzer(model, (x[:1],)).set_op_handle(
-                'aten::scaled_dot_product_attention', _sdpa_flop_jit).unsupported_ops_warnings(False) \
-                .uncalled_modules_warnings(False).total() * x.shape[0]
+        return _count(model, inputs=x[:1]) * x.shape[0]
     except Exception as e:  # report, do not hide: the row says n/a
         print(f'[benchmark] FLOPs failed: {type(e).__name__}: {e}', file=sys.stderr)
         return None
