@@ -44,6 +44,40 @@ def check_out_indices(out_indices: Union[int, Sequence[int]], num_stages: int, f
     return tuple(sorted(set(out)))
 
 
+def accepts_peer_args(translate: Callable[[dict], dict], peer: str):
+    """Let ``__init__`` also take a peer library's constructor arguments (drop-in for its configs).
+
+    ``translate(foreign)`` gets the keyword arguments that are not in our signature (and the ones
+    it asks to see, see below), returns our equivalents, and pops every name it understood; what it
+    leaves raises a TypeError listing the accepted names. Values we cannot honour raise a
+    ValueError in ``translate``, never silently dropped. ``peer`` names the library in messages.
+    """
+    import functools
+    import inspect
+
+    def wrap(init):
+        own = [n for n in inspect.signature(init).parameters if n != 'self']
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            foreign = {k: kwargs.pop(k) for k in list(kwargs) if k not in own}
+            if foreign:
+                given = dict(foreign)
+                ours = translate(foreign)
+                if foreign:
+                    raise TypeError(
+                        f'{type(self).__name__}: unexpected argument(s) {sorted(foreign)}; accepted are '
+                        f'{own} and, as in {peer}, {sorted(getattr(translate, "accepts", ()))}')
+                clash = sorted(k for k in set(ours) & set(kwargs) if ours[k] != kwargs[k])
+                if clash:
+                    raise TypeError(f'{type(self).__name__}: {clash} given twice, with different values: '
+                                    f'directly and through {peer} argument(s) {sorted(given)}')
+                kwargs.update(ours)
+            init(self, *args, **kwargs)
+        return __init__
+    return wrap
+
+
 def freeze(module: Optional[nn.Module]) -> None:
     if module is None:
         return

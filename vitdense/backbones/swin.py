@@ -23,7 +23,7 @@ from ..layers.window_attention import WindowAttention
 from ..layers.shape import map_to_tokens
 from ..registry import MODELS
 from ._convert import rename_final_norm
-from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
+from .base import BaseBackbone, accepts_peer_args, check_out_indices, freeze, resolve_arch
 
 
 class SwinStage(nn.Module):
@@ -49,6 +49,36 @@ class SwinStage(nn.Module):
         B, _, C = x.shape
         y = self.downsample(x.view(B, hw[0], hw[1], C))
         return x, hw, y.flatten(1, 2), tuple(y.shape[1:3])
+
+
+def mmdet_swin_args(a: dict) -> dict:
+    """mmdet's / mmseg's ``SwinTransformer`` arguments in ours: ``embed_dims`` / ``depths`` /
+    ``num_heads`` become an ``arch`` dict, ``pretrained`` an ``init_cfg``. ``convert_weights`` needs
+    no translation: our converter recognises the official, mmdet and timm layouts by their keys."""
+    out = {}
+    if {'embed_dims', 'depths', 'num_heads'} & set(a):
+        tiny = SwinTransformer.arch_zoo['tiny']
+        out['arch'] = dict(embed_dims=a.pop('embed_dims', tiny['embed_dims']),
+                           depths=tuple(a.pop('depths', tiny['depths'])),
+                           num_heads=tuple(a.pop('num_heads', tiny['num_heads'])))
+    if 'strides' in a:
+        strides = tuple(a.pop('strides'))
+        if strides[1:] != (2, 2, 2):
+            raise ValueError(f'SwinTransformer: strides={strides}: only (patch_size, 2, 2, 2) exists here')
+        out['patch_size'] = strides[0]
+    for key, default in (('act_cfg', 'GELU'), ('norm_cfg', 'LN')):
+        cfg = a.pop(key, None)
+        if cfg is not None and cfg.get('type') != default:
+            raise ValueError(f'SwinTransformer: {key}={cfg}: only type={default!r} (the paper\'s) is built')
+    a.pop('convert_weights', None)
+    pretrained = a.pop('pretrained', None)
+    if pretrained is not None:
+        out['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
+    return out
+
+
+mmdet_swin_args.accepts = ('embed_dims', 'depths', 'num_heads', 'strides', 'act_cfg', 'norm_cfg',
+                           'convert_weights', 'pretrained')
 
 
 @MODELS.register_module()
@@ -91,6 +121,7 @@ class SwinTransformer(BaseBackbone):
     arch_zoo.update({'t': arch_zoo['tiny'], 's': arch_zoo['small'], 'b': arch_zoo['base'],
                      'l': arch_zoo['large']})
 
+    @accepts_peer_args(mmdet_swin_args, 'mmdet / mmseg SwinTransformer')
     def __init__(self, arch='tiny', pretrain_img_size=224, in_channels=3, patch_size=4, window_size=7,
                  mlp_ratio=4.0, qkv_bias=True, qk_scale=None, drop_rate=0.0, attn_drop_rate=0.0,
                  drop_path_rate=0.1, use_abs_pos_embed=False, patch_norm=True, out_indices=(0, 1, 2, 3),

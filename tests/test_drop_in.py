@@ -1,0 +1,76 @@
+"""Drop-in: a config shipped with mmdet / mmseg works with only ``type='vitdense.X'`` changed.
+
+The shipped configs are read from the installed packages (``mmdet/.mim/configs``, ...). The whole
+detector / segmenter builds, and the backbone, given the weights of the library's own backbone
+built from the same arguments (saved to disk, loaded through ``init_cfg`` as a user would), returns
+that backbone's features.
+"""
+import copy
+import importlib
+import os
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+import vitdense  # registers the vitdense scope
+from vitdense.testing import assert_features_close, randomize_
+
+SHIPPED = [
+    ('mmdet', 'swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py', 'SwinTransformer'),
+    ('mmseg', 'swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', 'SwinTransformer'),
+]
+
+
+def _shipped(scope, rel):
+    pkg = importlib.import_module(scope)
+    path = os.path.join(os.path.dirname(pkg.__file__), '.mim', 'configs', rel)
+    assert os.path.exists(path), f'{scope} no longer ships {rel}'
+    return Config.fromfile(path)
+
+
+@pytest.mark.parametrize('scope, rel, name', SHIPPED, ids=[f'{s}-{os.path.basename(r)}' for s, r, _ in SHIPPED])
+def test_shipped_config_runs_with_only_the_type_changed(scope, rel, name, tmp_path):
+    assert vitdense.registry.MODELS.get('SwinTransformer') is not None
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    importlib.import_module(f'{scope}.models')
+    cfg = _shipped(scope, rel)
+    theirs_cfg = copy.deepcopy(cfg.model.backbone)
+    theirs_cfg.pop('init_cfg', None)  # the release URL: no network here
+    theirs_cfg.type = name
+    with DefaultScope.overwrite_default_scope(scope):
+        theirs = randomize_(registry.build(theirs_cfg), seed=3)
+    theirs.eval()  # mmdet's Swin returns None from train()
+    ckpt = str(tmp_path / 'theirs.pth')
+    torch.save(theirs.state_dict(), ckpt)
+
+    cfg.model.backbone.type = f'vitdense.{name}'  # the only edit a user makes
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=ckpt)  # their own weights file
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(cfg.model)
+    model.backbone.init_weights()
+    ours = model.backbone.eval()
+    assert type(ours).__module__.startswith('vitdense.')
+    x = torch.randn(1, 3, 72, 104)
+    with torch.no_grad():
+        assert_features_close(ours(x), theirs(x), msg=f'{scope} {rel}')
+
+
+def test_a_wrong_argument_lists_the_accepted_ones():
+    from vitdense.backbones.swin import SwinTransformer
+    with pytest.raises(TypeError) as e:
+        SwinTransformer(embed_dim=96)  # timm's spelling
+    msg = str(e.value)
+    assert "['embed_dim']" in msg and "'window_size'" in msg and "'embed_dims'" in msg and 'mmdet' in msg
+
+
+def test_peer_values_we_cannot_build_are_refused():
+    from vitdense.backbones.swin import SwinTransformer
+    with pytest.raises(ValueError, match='strides'):
+        SwinTransformer(strides=(4, 2, 2, 1))
+    with pytest.raises(ValueError, match='act_cfg'):
+        SwinTransformer(act_cfg=dict(type='ReLU'))
+    # the same value twice is fine (mmseg's configs give patch_size and strides), two values are not
+    with pytest.raises(TypeError, match='given twice'):
+        SwinTransformer(patch_size=4, strides=(2, 2, 2, 2))
