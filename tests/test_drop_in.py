@@ -20,7 +20,12 @@ from vitdense.testing import assert_features_close, randomize_
 SHIPPED = [
     ('mmdet', 'swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py', 'SwinTransformer'),
     ('mmseg', 'swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', 'SwinTransformer'),
+    ('mmdet', 'pvt/retinanet_pvt-t_fpn_1x_coco.py', 'PVT'),
+    ('mmdet', 'pvt/retinanet_pvtv2-b0_fpn_1x_coco.py', 'PVTv2'),
+    ('mmdet', 'pvt/retinanet_pvtv2-b5_fpn_1x_coco.py', 'PVTv2'),
 ]
+# the library's class of each of our names, where they differ
+THEIR_NAME = {'PVT': 'PyramidVisionTransformer', 'PVTv2': 'PyramidVisionTransformerV2'}
 
 
 def _shipped(scope, rel):
@@ -38,21 +43,21 @@ def test_shipped_config_runs_with_only_the_type_changed(scope, rel, name, tmp_pa
     cfg = _shipped(scope, rel)
     theirs_cfg = copy.deepcopy(cfg.model.backbone)
     theirs_cfg.pop('init_cfg', None)  # the release URL: no network here
-    theirs_cfg.type = name
+    theirs_cfg.type = THEIR_NAME.get(name, name)
     with DefaultScope.overwrite_default_scope(scope):
         theirs = randomize_(registry.build(theirs_cfg), seed=3)
     theirs.eval()  # mmdet's Swin returns None from train()
     ckpt = str(tmp_path / 'theirs.pth')
     torch.save(theirs.state_dict(), ckpt)
 
-    cfg.model.backbone.type = f'vitdense.{name}'  # the only edit a user makes
+    cfg.model.backbone.type = f'vitdense.{name}'  # the only edit a user makes (besides the weights)
     cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=ckpt)  # their own weights file
     with DefaultScope.overwrite_default_scope(scope):
         model = registry.build(cfg.model)
     model.backbone.init_weights()
     ours = model.backbone.eval()
     assert type(ours).__module__.startswith('vitdense.')
-    x = torch.randn(1, 3, 72, 104)
+    x = torch.randn(1, 3, 64, 96)  # PVT reduces keys with the official floor rule at multiples of 32 only
     with torch.no_grad():
         assert_features_close(ours(x), theirs(x), msg=f'{scope} {rel}')
 
@@ -74,3 +79,12 @@ def test_peer_values_we_cannot_build_are_refused():
     # the same value twice is fine (mmseg's configs give patch_size and strides), two values are not
     with pytest.raises(TypeError, match='given twice'):
         SwinTransformer(patch_size=4, strides=(2, 2, 2, 2))
+
+
+def test_pvt_structure_switches_of_the_other_version_are_refused():
+    from vitdense.backbones.pvt import PVT, PVTv2
+    with pytest.raises(ValueError, match='use_conv_ffn=True is not built here'):
+        PVT(num_layers=[2, 2, 2, 2], use_conv_ffn=True)  # that is PVTv2: type='vitdense.PVTv2'
+    with pytest.raises(ValueError, match='patch_sizes'):
+        PVTv2(patch_sizes=[4, 2, 2, 2])
+    assert PVTv2(embed_dims=32, num_layers=[2, 2, 2, 2], pretrain_img_size=512).embed_dims == (32, 64, 160, 256)

@@ -78,6 +78,19 @@ def accepts_peer_args(translate: Callable[[dict], dict], peer: str):
     return wrap
 
 
+def require_peer_values(a: dict, family: str, **expected) -> None:
+    """Pop peer arguments that select structure we build one way only; a value other than the
+    one we build (lists and tuples compare equal) is refused, naming the value we build."""
+    for key, want in expected.items():
+        if key in a:
+            got = a.pop(key)
+            norm = tuple(got) if isinstance(got, (list, tuple)) else got
+            if isinstance(want, dict) and isinstance(got, dict):
+                norm = {k: got[k] for k in want if k in got}
+            if norm != want:
+                raise ValueError(f'{family}: {key}={got!r} is not built here; only {key}={want!r}')
+
+
 def freeze(module: Optional[nn.Module]) -> None:
     if module is None:
         return

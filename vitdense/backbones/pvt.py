@@ -36,7 +36,8 @@ from ..layers import PatchEmbed, drop_path_rates, maybe_checkpoint, to_2tuple
 from ..layers.shape import tokens_to_map
 from ..layers.spatial_reduction import init_sra_weights_, sra_blocks
 from ..registry import MODELS
-from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
+from .base import (BaseBackbone, accepts_peer_args, check_out_indices, freeze, require_peer_values,
+                   resolve_arch)
 
 _ESSENTIAL = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios', 'sr_ratios')
 _HEADS = (1, 2, 5, 8)
@@ -97,6 +98,45 @@ class _PVTBase(BaseBackbone):
         return tuple(outs)
 
 
+def _mmdet_pvt_args(version: int):
+    """mmdet's ``PyramidVisionTransformer`` (v1) / ``...V2`` arguments in ours: the scalar
+    ``embed_dims`` times ``num_heads`` gives our per-stage widths; the structure switches
+    (patch sizes, paddings, position embedding, norms, conv FFN) must be the version's own."""
+    family = 'PVT' if version == 1 else 'PVTv2'
+    structure = dict(num_stages=4, strides=(4, 2, 2, 2), act_cfg={'type': 'GELU'},
+                     norm_cfg={'type': 'LN', 'eps': 1e-6})
+    if version == 1:
+        structure.update(patch_sizes=(4, 2, 2, 2), paddings=(0, 0, 0, 0), use_abs_pos_embed=True,
+                         norm_after_stage=False, use_conv_ffn=False)
+    else:
+        structure.update(patch_sizes=(7, 3, 3, 3), paddings=(3, 1, 1, 1), use_abs_pos_embed=False,
+                         norm_after_stage=True, use_conv_ffn=True)
+
+    keys = ('embed_dims', 'num_layers', 'num_heads', 'mlp_ratios', 'sr_ratios')
+
+    def translate(a: dict) -> dict:
+        out = {}
+        require_peer_values(a, family, **structure)
+        if set(keys) & set(a):
+            heads, base = tuple(a.pop('num_heads', _HEADS)), a.pop('embed_dims', 64)
+            out['arch'] = dict(embed_dims=tuple(base * h for h in heads),
+                               depths=tuple(a.pop('num_layers', (3, 4, 6, 3))), num_heads=heads,
+                               mlp_ratios=tuple(a.pop('mlp_ratios', (8, 8, 4, 4))),
+                               sr_ratios=tuple(a.pop('sr_ratios', (8, 4, 2, 1))))
+        if version == 2:
+            a.pop('pretrain_img_size', None)  # mmdet's v2 has no position embedding to size
+        a.pop('convert_weights', None)  # official and mmdet layouts are recognised by their keys
+        if a.get('pretrained') is not None:
+            out['init_cfg'] = dict(type='Pretrained', checkpoint=a.pop('pretrained'))
+        a.pop('pretrained', None)
+        return out
+
+    translate.accepts = tuple(structure) + keys + ('convert_weights', 'pretrained')
+    if version == 2:
+        translate.accepts += ('pretrain_img_size', )
+    return translate
+
+
 @MODELS.register_module()
 class PVT(_PVTBase):
     """Pyramid Vision Transformer (v1) backbone.
@@ -135,6 +175,7 @@ class PVT(_PVTBase):
     }
     arch_zoo.update({k[0]: v for k, v in list(arch_zoo.items())})
 
+    @accepts_peer_args(_mmdet_pvt_args(1), 'mmdet PyramidVisionTransformer')
     def __init__(self, arch='tiny', pretrain_img_size=224, in_channels=3, qkv_bias=True, qk_scale=None,
                  drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1, sr_pad=True, out_indices=(0, 1, 2, 3),
                  final_norm=False, frozen_stages=-1, with_cp=False, init_cfg=None):
@@ -236,6 +277,7 @@ class PVTv2(_PVTBase):
                    sr_ratios=(8, 4, 2, 1)),
     }
 
+    @accepts_peer_args(_mmdet_pvt_args(2), 'mmdet PyramidVisionTransformerV2')
     def __init__(self, arch='b0', in_channels=3, qkv_bias=True, qk_scale=None, drop_rate=0.0,
                  attn_drop_rate=0.0, drop_path_rate=0.1, sr_pad=True, out_indices=(0, 1, 2, 3),
                  frozen_stages=-1, with_cp=False, init_cfg=None):
