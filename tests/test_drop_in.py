@@ -19,13 +19,16 @@ from vitdense.testing import assert_features_close, randomize_
 
 SHIPPED = [
     ('mmdet', 'swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py', 'SwinTransformer'),
-    ('mmseg', 'swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', 'SwinTransformer'),
+    ('mmseg', 'swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',
+     'SwinTransformer'),
     ('mmdet', 'pvt/retinanet_pvt-t_fpn_1x_coco.py', 'PVT'),
     ('mmdet', 'pvt/retinanet_pvtv2-b0_fpn_1x_coco.py', 'PVTv2'),
     ('mmdet', 'pvt/retinanet_pvtv2-b5_fpn_1x_coco.py', 'PVTv2'),
+    ('mmdet', 'convnext/mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco.py', 'ConvNeXt'),
 ]
 # the library's class of each of our names, where they differ
-THEIR_NAME = {'PVT': 'PyramidVisionTransformer', 'PVTv2': 'PyramidVisionTransformerV2'}
+THEIR_NAME = {'PVT': 'PyramidVisionTransformer', 'PVTv2': 'PyramidVisionTransformerV2',
+              'ConvNeXt': 'mmpretrain.ConvNeXt'}
 
 
 def _shipped(scope, rel):
@@ -35,7 +38,8 @@ def _shipped(scope, rel):
     return Config.fromfile(path)
 
 
-@pytest.mark.parametrize('scope, rel, name', SHIPPED, ids=[f'{s}-{os.path.basename(r)}' for s, r, _ in SHIPPED])
+@pytest.mark.parametrize('scope, rel, name', SHIPPED,
+                         ids=[f'{s}-{os.path.basename(r)}' for s, r, _ in SHIPPED])
 def test_shipped_config_runs_with_only_the_type_changed(scope, rel, name, tmp_path):
     assert vitdense.registry.MODELS.get('SwinTransformer') is not None
     registry = importlib.import_module(f'{scope}.registry').MODELS
@@ -87,4 +91,14 @@ def test_pvt_structure_switches_of_the_other_version_are_refused():
         PVT(num_layers=[2, 2, 2, 2], use_conv_ffn=True)  # that is PVTv2: type='vitdense.PVTv2'
     with pytest.raises(ValueError, match='patch_sizes'):
         PVTv2(patch_sizes=[4, 2, 2, 2])
-    assert PVTv2(embed_dims=32, num_layers=[2, 2, 2, 2], pretrain_img_size=512).embed_dims == (32, 64, 160, 256)
+    v2 = PVTv2(embed_dims=32, num_layers=[2, 2, 2, 2], pretrain_img_size=512)
+    assert v2.embed_dims == (32, 64, 160, 256)
+
+
+def test_convnext_takes_mmpretrain_arch_dicts_and_refuses_v2_switches():
+    from vitdense.backbones.convnext import ConvNeXt
+    m = ConvNeXt(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]),
+                 norm_cfg=dict(type='LN2d', eps=1e-6))
+    assert m.num_features == [8, 16, 32, 64]
+    with pytest.raises(ValueError, match='use_grn=True is not built here'):
+        ConvNeXt(use_grn=True)

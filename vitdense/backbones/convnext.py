@@ -30,7 +30,8 @@ from ..layers import DropPath, LayerNorm2d, drop_path_rates, maybe_checkpoint
 from ..layers.weight_init import init_linear_and_layernorm_
 from ..registry import MODELS
 from ._convert import rename_final_norm
-from .base import BaseBackbone, check_out_indices, freeze, resolve_arch
+from .base import (BaseBackbone, accepts_peer_args, check_out_indices, freeze, require_peer_values,
+                   resolve_arch)
 
 
 def _pad_to_stride(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -83,6 +84,17 @@ class ConvNeXtBlock(nn.Module):
         return x + self.drop_path(y.permute(0, 3, 1, 2))
 
 
+def mmpretrain_convnext_args(a: dict) -> dict:
+    """mmpretrain's ``ConvNeXt`` arguments (used by mmdet's and mmseg's ConvNeXt configs): the
+    structure switches must be ConvNeXt v1's (``use_grn=True`` is ConvNeXt V2, not built here)."""
+    require_peer_values(a, 'ConvNeXt', stem_patch_size=4, norm_cfg={'type': 'LN2d', 'eps': 1e-6},
+                        act_cfg={'type': 'GELU'}, linear_pw_conv=True, use_grn=False)
+    return {}
+
+
+mmpretrain_convnext_args.accepts = ('stem_patch_size', 'norm_cfg', 'act_cfg', 'linear_pw_conv', 'use_grn')
+
+
 @MODELS.register_module()
 class ConvNeXt(BaseBackbone):
     """ConvNeXt backbone.
@@ -117,10 +129,13 @@ class ConvNeXt(BaseBackbone):
     arch_zoo.update({'t': arch_zoo['tiny'], 's': arch_zoo['small'], 'b': arch_zoo['base'],
                      'l': arch_zoo['large'], 'xl': arch_zoo['xlarge']})
 
+    @accepts_peer_args(mmpretrain_convnext_args, 'mmpretrain ConvNeXt')
     def __init__(self, arch='tiny', in_channels=3, drop_path_rate=0.0, layer_scale_init_value=1e-6,
                  out_indices=(0, 1, 2, 3), out_norm=True, gap_before_final_norm=False, frozen_stages=-1,
                  with_cp=False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        if isinstance(arch, dict) and 'channels' in arch and 'dims' not in arch:  # mmpretrain's spelling
+            arch = {('dims' if k == 'channels' else k): v for k, v in arch.items()}
         cfg = resolve_arch(arch, self.arch_zoo, ('depths', 'dims'), 'ConvNeXt')
         depths, dims = tuple(cfg['depths']), tuple(cfg['dims'])
         if len(depths) != len(dims):
