@@ -102,3 +102,32 @@ def test_convnext_takes_mmpretrain_arch_dicts_and_refuses_v2_switches():
     assert m.num_features == [8, 16, 32, 64]
     with pytest.raises(ValueError, match='use_grn=True is not built here'):
         ConvNeXt(use_grn=True)
+
+
+# mmpretrain classifiers whose backbone arguments and defaults we share (ShuffleNet's widen_factor /
+# groups, and the classification defaults of Swin / ConvNeXt / MobileViT -- last stage only, pooled
+# before the norm -- are not drop-in yet)
+CLASSIFIERS = ['repvgg/repvgg-A0_8xb32_in1k.py', 'poolformer/poolformer-s12_32xb128_in1k.py']
+
+
+@pytest.mark.parametrize('rel', CLASSIFIERS, ids=[os.path.basename(r) for r in CLASSIFIERS])
+def test_shipped_mmpretrain_classifier_with_only_the_type_changed(rel, tmp_path):
+    importlib.import_module('mmpretrain.models')  # registers mmpretrain's classes
+    from mmpretrain.registry import MODELS
+    cfg = _shipped('mmpretrain', rel)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        theirs = randomize_(MODELS.build(copy.deepcopy(cfg.model)), seed=1)
+    theirs.eval()
+    ckpt = str(tmp_path / 'backbone.pth')
+    torch.save(theirs.backbone.state_dict(), ckpt)
+    cfg.model.backbone.type = f'vitdense.{cfg.model.backbone.type}'
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=ckpt)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        ours = MODELS.build(cfg.model)
+    ours.backbone.init_weights()
+    assert type(ours.backbone).__module__.startswith('vitdense.')
+    ours.head.load_state_dict(theirs.head.state_dict())
+    ours.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert_features_close(ours(x, mode='tensor'), theirs(x, mode='tensor'), msg=rel)
