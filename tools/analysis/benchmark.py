@@ -14,8 +14,8 @@ mode, forward under no_grad). Batch 1 by default.
 
 The same run measures this machine's fp32 matrix-multiply throughput (2048x2048 GEMM, same thread
 count); each model's achieved throughput is FLOPs per step / best step time, reported as a fraction
-of it. FLOPs come from mmengine's complexity analysis of the forward pass (one multiply-add counted
-as one FLOP, as the papers report); for the matmul yardstick the same convention is used (n^3
+of it. FLOPs come from ``vitdense.utils.flops`` (mmengine's complexity analysis of the forward pass
+with attention counted, fused SDPA included; one multiply-add counted as one FLOP, as the papers report); for the matmul yardstick the same convention is used (n^3
 multiply-adds per GEMM), and a forward+backward step is counted as 3x the forward FLOPs.
 
 Peak memory (resident-set growth over the weights on CPU, max allocated on CUDA) needs a fresh
