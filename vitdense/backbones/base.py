@@ -47,9 +47,9 @@ def check_out_indices(out_indices: Union[int, Sequence[int]], num_stages: int, f
 def accepts_peer_args(translate: Callable[[dict], dict], peer: str):
     """Let ``__init__`` also take a peer library's constructor arguments (drop-in for its configs).
 
-    ``translate(foreign)`` gets the keyword arguments that are not in our signature (and the ones
-    it asks to see, see below), returns our equivalents, and pops every name it understood; what it
-    leaves raises a TypeError listing the accepted names. Values we cannot honour raise a
+    ``translate(foreign)`` gets the keyword arguments that are not in our signature, returns our
+    equivalents, and pops every name it understood; what it leaves raises a TypeError listing ours
+    and ``translate.accepts``. Values we cannot honour raise a
     ValueError in ``translate``, never silently dropped. ``peer`` names the library in messages.
     """
     import functools

@@ -23,7 +23,8 @@ from ..layers.window_attention import WindowAttention
 from ..layers.shape import map_to_tokens
 from ..registry import MODELS
 from ._convert import rename_final_norm
-from .base import BaseBackbone, accepts_peer_args, check_out_indices, freeze, resolve_arch
+from .base import (BaseBackbone, accepts_peer_args, check_out_indices, freeze, require_peer_values,
+                   resolve_arch)
 
 
 class SwinStage(nn.Module):
@@ -66,10 +67,7 @@ def mmdet_swin_args(a: dict) -> dict:
         if strides[1:] != (2, 2, 2):
             raise ValueError(f'SwinTransformer: strides={strides}: only (patch_size, 2, 2, 2) exists here')
         out['patch_size'] = strides[0]
-    for key, default in (('act_cfg', 'GELU'), ('norm_cfg', 'LN')):
-        cfg = a.pop(key, None)
-        if cfg is not None and cfg.get('type') != default:
-            raise ValueError(f'SwinTransformer: {key}={cfg}: only type={default!r} (the paper\'s) is built')
+    require_peer_values(a, 'SwinTransformer', act_cfg={'type': 'GELU'}, norm_cfg={'type': 'LN'})
     a.pop('convert_weights', None)
     pretrained = a.pop('pretrained', None)
     if pretrained is not None:
